@@ -1,0 +1,51 @@
+# Dependencies: Debian packages for the small C/C++ libraries, libtorch from the PyPI torch wheel in .venv.
+# Nothing is downloaded at build time.
+
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 2 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(JPEG REQUIRED)
+pkg_check_modules(SPNG REQUIRED IMPORTED_TARGET spng)
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+
+# The Python interpreter of the project virtualenv: it locates libtorch and runs the reference scripts in tests.
+set(SGT_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH "Python with torch and the reference packages")
+if(NOT EXISTS "${SGT_PYTHON}")
+  message(FATAL_ERROR "[sgt] ${SGT_PYTHON} not found: run scripts/setup.sh first (it creates .venv)")
+endif()
+execute_process(
+  COMMAND "${SGT_PYTHON}" -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__)"
+  OUTPUT_VARIABLE _sgt_torch_out RESULT_VARIABLE _sgt_torch_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _sgt_torch_rc EQUAL 0)
+  message(FATAL_ERROR "[sgt] ${SGT_PYTHON} cannot import torch: run scripts/setup.sh")
+endif()
+string(REPLACE "\n" ";" _sgt_torch_lines "${_sgt_torch_out}")
+list(GET _sgt_torch_lines 0 SGT_TORCH_PREFIX)
+list(GET _sgt_torch_lines 1 SGT_TORCH_VERSION)
+list(APPEND CMAKE_PREFIX_PATH "${SGT_TORCH_PREFIX}")
+message(STATUS "[sgt] torch ${SGT_TORCH_VERSION} from ${SGT_TORCH_PREFIX}")
+
+# The PyPI wheel is a CUDA build; its CMake config needs the CUDA toolkit to configure even for CPU use.
+# Without SGT_WITH_CUDA we only use its CPU kernels; with it we also compile our own .cu files.
+# Name the GPU architectures so that torch's CMake does not probe for a GPU (there is none on build machines):
+# Hopper (H100/H200) by default.
+if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST} AND NOT TORCH_CUDA_ARCH_LIST)
+  set(TORCH_CUDA_ARCH_LIST "9.0" CACHE STRING "CUDA architectures for torch's CMake")
+endif()
+if(NOT SGT_WITH_CUDA)
+  set(USE_CUDNN OFF CACHE BOOL "" FORCE)
+endif()
+find_package(Torch REQUIRED)
+# fmt: libtorch ships fmt 12 headers on its include path, which would shadow a system fmt and clash with its
+# library at link time. So every target uses that one fmt; src/core/fmt_impl.cpp compiles its library part.
+add_library(sgt_fmt INTERFACE)
+target_include_directories(sgt_fmt SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+
+# TORCH_CXX_FLAGS carries the ABI define; keep it on every target.
+separate_arguments(SGT_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+
+if(SGT_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,24 @@
+#pragma once
+// Every runtime knob read from the environment, declared in one place.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sgt::env {
+
+std::optional<std::string> get(const char* name);
+// Integer variable or fallback; a malformed value is an sgt::Error naming the variable.
+int64_t get_int(const char* name, int64_t fallback);
+
+// Distributed launch (torchrun / Slurm): RANK, WORLD_SIZE, LOCAL_RANK; falls back to SLURM_PROCID etc.
+int rank();
+int world_size();
+int local_rank();
+
+// SGT_LOG_LEVEL = debug | info | warn | error (default info). SGT_LOG_ALL_RANKS=1 logs on every rank.
+std::string log_level();
+bool log_all_ranks();
+// SGT_PROGRESS = 0 disables progress bars, 1 forces them even when stderr is not a terminal.
+std::optional<bool> progress();
+
+}  // namespace sgt::env

@@ -1,0 +1,32 @@
+#pragma once
+// Crash-safe publication of files: write to a temporary file beside the target, fsync it, rename it over the
+// target, fsync the folder. A crash at any moment leaves either the old file or the complete new one.
+#include <cstddef>
+#include <string>
+
+namespace sgt::io {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();  // not committed: the temporary file is removed, the target is untouched
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void commit();
+  const std::string& temp_path() const { return tmp_; }
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+void atomic_write_text(const std::string& path, const std::string& text);
+// fsync a folder so that a rename inside it is durable.
+void fsync_dir(const std::string& dir);
+std::string read_text_file(const std::string& path);
+std::string parent_dir(const std::string& path);
+
+}  // namespace sgt::io

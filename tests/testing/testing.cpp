@@ -1,0 +1,58 @@
+#include "testing/testing.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace sgt::testing {
+namespace fs = std::filesystem;
+
+std::string source_dir() { return SGT_TEST_SOURCE_DIR; }
+std::string binary_dir() { return SGT_TEST_BINARY_DIR; }
+
+TempDir::TempDir(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  path_ = binary_dir() + "/test-tmp/" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  fs::remove_all(path_);
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  const char* keep = std::getenv("SGT_KEEP_TEST_FILES");
+  if (keep == nullptr || std::string(keep) != "1") {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+ProcessResult run_command(const std::string& command) {
+  ProcessResult r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  SGT_CHECK(p != nullptr, "testing", "cannot run {}", command);
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+ProcessResult run_python_tool(const std::string& script, const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(SGT_TEST_PYTHON) + " " + shell_quote(source_dir() + "/tools/" + script);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return run_command(cmd);
+}
+
+}  // namespace sgt::testing

@@ -1,0 +1,33 @@
+#pragma once
+// Test helpers: scratch folders and the Python reference scripts under tools/.
+#include <string>
+#include <vector>
+
+namespace sgt::testing {
+
+// A fresh folder under the build tree, removed when the object dies (unless SGT_KEEP_TEST_FILES=1).
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "t");
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command, capturing its output.
+ProcessResult run_command(const std::string& command);
+// Runs tools/<script> with the project's Python (the .venv that holds the reference packages).
+ProcessResult run_python_tool(const std::string& script, const std::vector<std::string>& args);
+std::string source_dir();
+std::string binary_dir();
+std::string shell_quote(const std::string& s);
+
+}  // namespace sgt::testing
