@@ -93,7 +93,7 @@ SafetensorsFile SafetensorsFile::from_mapping(std::shared_ptr<MappedFile> mappin
                 where, dim);
       t.shape.push_back(static_cast<int64_t>(dim));
       bytes *= dim;
-      if (bytes > (static_cast<unsigned __int128>(1) << 64)) bytes = static_cast<unsigned __int128>(1) << 64;
+      if (bytes > std::numeric_limits<uint64_t>::max()) bytes = std::numeric_limits<uint64_t>::max();  // saturate
     }
     t.begin = as_u64(v["data_offsets"][0], where, "data_offsets[0]");
     t.end = as_u64(v["data_offsets"][1], where, "data_offsets[1]");
