@@ -32,11 +32,13 @@ nlohmann::json measure_sgt(const std::string& path) {
   auto t0 = std::chrono::steady_clock::now();
   auto src = sgt::io::TensorSource::open(path);
   auto names = src.names();
-  double sum = touch(sgt::io::to_tensor(src.at(names[0])));
+  auto t = sgt::io::to_tensor(src.at(names[0]));
+  double ready = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double sum = touch(t);
   double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (size_t i = 1; i < names.size(); ++i) sum += touch(sgt::io::to_tensor(src.at(names[i])));
   double all = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return {{"first_s", first}, {"all_s", all}, {"peak_rss_mb", rss_mb()}, {"base_rss_mb", base}, {"checksum", sum}};
+  return {{"ready_s", ready}, {"first_s", first}, {"all_s", all}, {"peak_rss_mb", rss_mb()}, {"base_rss_mb", base}, {"checksum", sum}};
 }
 
 nlohmann::json run_json(const std::string& cmd) {
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
               std::filesystem::file_size(file) / 1e9, repeat);
   struct Row {
     std::string name, cmd;
-    double first = 1e9, all = 1e9, rss = 0;
+    double ready = 1e9, first = 1e9, all = 1e9, rss = 0;
   };
   std::vector<Row> rows = {{"sgt (mmap, zero-copy)", self + " --worker " + file},
                            {"python safe_open", "OMP_NUM_THREADS=1 " + py + " safe_open " + file},
@@ -84,17 +86,21 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) {
     for (auto& row : rows) {
       auto j = run_json(row.cmd);
+      row.ready = std::min(row.ready, j["ready_s"].get<double>());
       if (!j["first_s"].is_null()) row.first = std::min(row.first, j["first_s"].get<double>());
       row.all = std::min(row.all, j["all_s"].get<double>());
       row.rss = std::max(row.rss, j["peak_rss_mb"].get<double>() - j["base_rss_mb"].get<double>());
     }
   }
-  std::printf("%-24s %14s %14s %16s\n", "", "first tensor", "all tensors", "peak RSS added");
+  // ready: open + first tensor object usable (ours is a view of the mapping; Python copies it in);
+  // first / all: every byte of the first / all tensors read once (sum), which pages the data in.
+  std::printf("%-24s %14s %14s %14s %16s\n", "", "first ready", "first read", "all read", "peak RSS added");
   for (auto& row : rows)
-    std::printf("%-24s %12.4f s %12.3f s %13.0f MB\n", row.name.c_str(), row.first < 1e9 ? row.first : NAN, row.all,
-                row.rss);
-  std::printf("ratio safe_open/sgt: first %.1fx, all %.2fx; load_file/sgt: all %.2fx, RSS %.2fx\n",
-              rows[1].first / rows[0].first, rows[1].all / rows[0].all, rows[2].all / rows[0].all,
+    std::printf("%-24s %12.5f s %12.4f s %12.3f s %13.0f MB\n", row.name.c_str(), row.ready,
+                row.first < 1e9 ? row.first : NAN, row.all, row.rss);
+  std::printf("ratio safe_open/sgt: first ready %.0fx, first read %.2fx, all read %.2fx\n", rows[1].ready / rows[0].ready,
+              rows[1].first / rows[0].first, rows[1].all / rows[0].all);
+  std::printf("ratio load_file/sgt: all read %.2fx, peak RSS %.2fx\n", rows[2].all / rows[0].all,
               rows[2].rss / std::max(rows[0].rss, 1.0));
   return 0;
 }
