@@ -1,0 +1,309 @@
+// Image codecs: JPEG through the libjpeg API of libjpeg-turbo (the same library and default settings as
+// Pillow: ISLOW DCT, fancy upsampling, so full-scale decodes agree bit for bit), PNG through libspng.
+#include "data/image.h"
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <spng.h>
+
+#include "core/error.h"
+#include "data/bad_sample.h"
+#include "io/atomic_file.h"
+
+namespace sgt::data {
+namespace {
+
+constexpr BadSampleReason kCorrupt = BadSampleReason::kCorruptImage;
+
+// libjpeg reports errors through a callback that must not return: longjmp back to the decode call.
+struct JpegErr {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = {0};
+};
+
+void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErr*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// A premature end of data is a warning in libjpeg (it pads with grey); Pillow raises for it, so do we.
+// Other warnings (e.g. extraneous bytes before a marker) are tolerated, as in Pillow.
+void jpeg_emit_message(j_common_ptr cinfo, int level) {
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
+}
+
+Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int64_t min_side_hint) {
+  jpeg_decompress_struct cinfo;
+  JpegErr err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_error_exit;
+  err.mgr.emit_message = jpeg_emit_message;
+  Image img;
+  std::string failure;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated JPEG ({} bytes): {}", name,
+                                                        bytes.size(), err.message));
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    jpeg_destroy_decompress(&cinfo);
+    throw BadSampleError(kCorrupt, "image", fmt::format("{}: CMYK/YCCK JPEG is not supported", name));
+  }
+  const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
+  cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+  // DCT scaling: the largest 1/d (d = 8, 4, 2) whose shorter side is still >= the hint.
+  if (min_side_hint > 0) {
+    const int64_t short_side = std::min<int64_t>(cinfo.image_width, cinfo.image_height);
+    for (int d : {8, 4, 2}) {
+      if ((short_side + d - 1) / d >= min_side_hint) {
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = static_cast<unsigned>(d);
+        break;
+      }
+    }
+  }
+  jpeg_start_decompress(&cinfo);
+  img = Image(cinfo.output_width, cinfo.output_height, cinfo.output_components);
+  const size_t stride = static_cast<size_t>(img.width * img.channels);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = img.pixels.data() + cinfo.output_scanline * stride;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return img;
+}
+
+struct SpngDeleter {
+  void operator()(spng_ctx* c) const { spng_ctx_free(c); }
+};
+using SpngPtr = std::unique_ptr<spng_ctx, SpngDeleter>;
+
+Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
+  SpngPtr ctx(spng_ctx_new(0));
+  SGT_CHECK(ctx, "image", "{}: spng_ctx_new failed", name);
+  auto check = [&](int rc, const char* what) {
+    if (rc != 0)
+      throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated PNG ({} bytes): {}: {}", name,
+                                                          bytes.size(), what, spng_strerror(rc)));
+  };
+  check(spng_set_image_limits(ctx.get(), 1u << 16, 1u << 16), "limits");
+  check(spng_set_chunk_limits(ctx.get(), 64u << 20, 256u << 20), "limits");
+  check(spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size()), "buffer");
+  spng_ihdr ihdr;
+  check(spng_get_ihdr(ctx.get(), &ihdr), "header");
+  spng_trns trns;
+  const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
+  int fmt = SPNG_FMT_RGB8, channels = 3, flags = 0;
+  if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth <= 8 && !has_trns) {
+    fmt = SPNG_FMT_G8;
+    channels = 1;
+  } else if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA || ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
+             has_trns) {
+    fmt = SPNG_FMT_RGBA8;
+    channels = 4;
+    flags = SPNG_DECODE_TRNS;
+  }
+  size_t size = 0;
+  check(spng_decoded_image_size(ctx.get(), fmt, &size), "size");
+  Image img(ihdr.width, ihdr.height, channels);
+  SGT_CHECK(size == img.pixels.size(), "image", "{}: decoded PNG size {} != {}x{}x{}", name, size, img.width,
+            img.height, channels);
+  check(spng_decode_image(ctx.get(), img.pixels.data(), size, fmt, flags), "decode");
+  return img;
+}
+
+}  // namespace
+
+ImageFormat sniff_image_format(std::span<const uint8_t> b) {
+  if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return ImageFormat::kJpeg;
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() >= 8 && std::memcmp(b.data(), kPng, 8) == 0) return ImageFormat::kPng;
+  return ImageFormat::kUnknown;
+}
+
+Image decode_image(std::span<const uint8_t> bytes, const std::string& name, int64_t min_side_hint) {
+  switch (sniff_image_format(bytes)) {
+    case ImageFormat::kJpeg: return decode_jpeg(bytes, name, min_side_hint);
+    case ImageFormat::kPng: return decode_png(bytes, name);
+    case ImageFormat::kUnknown: break;
+  }
+  throw BadSampleError(kCorrupt, "image",
+                       fmt::format("{}: not a JPEG or PNG ({} bytes, first bytes {:02x})", name, bytes.size(),
+                                   fmt::join(bytes.subspan(0, std::min<size_t>(4, bytes.size())), " ")));
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  SGT_CHECK(f, "io", "cannot open {}", path);
+  const auto n = static_cast<size_t>(f.tellg());
+  std::vector<uint8_t> buf(n);
+  f.seekg(0);
+  SGT_CHECK(f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(n)), "io", "cannot read {}",
+            path);
+  return buf;
+}
+
+Image read_image(const std::string& path, int64_t min_side_hint) {
+  const auto bytes = read_file_bytes(path);
+  return decode_image(bytes, path, min_side_hint);
+}
+
+Image convert_channels(const Image& img, int64_t channels) {
+  SGT_CHECK(channels == 1 || channels == 3 || channels == 4, "image", "cannot convert to {} channels", channels);
+  SGT_CHECK(img.channels >= 1 && img.channels <= 4 && img.channels != 2, "image", "unsupported channel count {}",
+            img.channels);
+  if (img.channels == channels) return img;
+  Image out(img.width, img.height, channels);
+  const int64_t n = img.width * img.height;
+  const uint8_t* s = img.pixels.data();
+  uint8_t* d = out.pixels.data();
+  for (int64_t i = 0; i < n; ++i, s += img.channels, d += channels) {
+    if (img.channels == 1) {
+      d[0] = s[0];
+      if (channels >= 3) d[1] = d[2] = s[0];
+    } else if (channels == 1) {
+      d[0] = static_cast<uint8_t>((s[0] * 19595u + s[1] * 38470u + s[2] * 7471u + 0x8000u) >> 16);
+    } else {
+      d[0] = s[0], d[1] = s[1], d[2] = s[2];
+    }
+    if (channels == 4) d[3] = img.channels == 4 ? s[3] : 255;
+  }
+  return out;
+}
+
+std::vector<uint8_t> encode_png(const Image& img) {
+  SGT_CHECK(img.channels == 1 || img.channels == 3 || img.channels == 4, "image", "PNG: unsupported channels {}",
+            img.channels);
+  SGT_CHECK(img.width > 0 && img.height > 0 && img.pixels.size() == size_t(img.width * img.height * img.channels),
+            "image", "PNG: bad image {}x{}x{} with {} bytes", img.width, img.height, img.channels, img.pixels.size());
+  SpngPtr ctx(spng_ctx_new(SPNG_CTX_ENCODER));
+  SGT_CHECK(ctx, "image", "spng_ctx_new failed");
+  spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
+  spng_ihdr ihdr{};
+  ihdr.width = static_cast<uint32_t>(img.width);
+  ihdr.height = static_cast<uint32_t>(img.height);
+  ihdr.bit_depth = 8;
+  ihdr.color_type = img.channels == 1   ? SPNG_COLOR_TYPE_GRAYSCALE
+                    : img.channels == 3 ? SPNG_COLOR_TYPE_TRUECOLOR
+                                        : SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+  int rc = spng_set_ihdr(ctx.get(), &ihdr);
+  if (rc == 0)
+    rc = spng_encode_image(ctx.get(), img.pixels.data(), img.pixels.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+  SGT_CHECK(rc == 0, "image", "PNG encode failed: {}", spng_strerror(rc));
+  size_t len = 0;
+  void* buf = spng_get_png_buffer(ctx.get(), &len, &rc);
+  SGT_CHECK(buf && rc == 0, "image", "PNG encode failed: {}", spng_strerror(rc));
+  std::vector<uint8_t> out(static_cast<uint8_t*>(buf), static_cast<uint8_t*>(buf) + len);
+  std::free(buf);
+  return out;
+}
+
+std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
+  SGT_CHECK(img.channels == 1 || img.channels == 3, "image", "JPEG: unsupported channels {}", img.channels);
+  SGT_CHECK(img.width > 0 && img.height > 0, "image", "JPEG: empty image");
+  jpeg_compress_struct cinfo;
+  JpegErr err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_error_exit;
+  unsigned char* buf = nullptr;
+  unsigned long len = 0;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    std::free(buf);
+    SGT_FAIL("image", "JPEG encode failed: {}", err.message);
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, &buf, &len);
+  cinfo.image_width = static_cast<JDIMENSION>(img.width);
+  cinfo.image_height = static_cast<JDIMENSION>(img.height);
+  cinfo.input_components = static_cast<int>(img.channels);
+  cinfo.in_color_space = img.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  const size_t stride = static_cast<size_t>(img.width * img.channels);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<uint8_t*>(img.pixels.data()) + cinfo.next_scanline * stride;
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::vector<uint8_t> out(buf, buf + len);
+  std::free(buf);
+  return out;
+}
+
+namespace {
+void write_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+  io::AtomicFile f(path);
+  f.write(bytes.data(), bytes.size());
+  f.commit();
+}
+}  // namespace
+
+void write_png(const std::string& path, const Image& img) { write_atomic(path, encode_png(img)); }
+void write_jpeg(const std::string& path, const Image& img, int quality) {
+  write_atomic(path, encode_jpeg(img, quality));
+}
+
+}  // namespace sgt::data
+
+namespace sgt::data {
+
+ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
+  ImageInfo info;
+  info.format = sniff_image_format(bytes);
+  if (info.format == ImageFormat::kJpeg) {
+    jpeg_decompress_struct cinfo;
+    JpegErr err;
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = jpeg_error_exit;
+    err.mgr.emit_message = jpeg_emit_message;
+    if (setjmp(err.jump)) {
+      jpeg_destroy_decompress(&cinfo);
+      throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt JPEG header: {}", name, err.message));
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&cinfo, TRUE);
+    info.width = cinfo.image_width;
+    info.height = cinfo.image_height;
+    info.channels = cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+    jpeg_destroy_decompress(&cinfo);
+    return info;
+  }
+  if (info.format == ImageFormat::kPng) {
+    SpngPtr ctx(spng_ctx_new(0));
+    spng_ihdr ihdr;
+    int rc = spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size());
+    if (rc == 0) rc = spng_get_ihdr(ctx.get(), &ihdr);
+    if (rc != 0)
+      throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt PNG header: {}", name, spng_strerror(rc)));
+    spng_trns trns;
+    const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
+    info.width = ihdr.width;
+    info.height = ihdr.height;
+    info.channels = (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth <= 8 && !has_trns) ? 1
+                    : (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
+                       ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA || has_trns)
+                        ? 4
+                        : 3;
+    return info;
+  }
+  throw BadSampleError(kCorrupt, "image", fmt::format("{}: not a JPEG or PNG ({} bytes)", name, bytes.size()));
+}
+
+}  // namespace sgt::data

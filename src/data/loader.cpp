@@ -1,0 +1,300 @@
+#include "data/loader.h"
+
+#include <algorithm>
+#include <deque>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace sgt::data {
+
+void LoaderConfig::validate() const {
+  SGT_CHECK(!shards.empty(), "loader", "no shards given");
+  SGT_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "loader", "rank {} outside [0, world_size {})", rank,
+            world_size);
+  SGT_CHECK(num_workers >= 1 && decode_threads >= 1 && window >= 1, "loader",
+            "num_workers ({}), decode_threads ({}) and window ({}) must be >= 1", num_workers, decode_threads, window);
+}
+
+std::string LoaderState::to_json() const {
+  config::Json j;
+  j["epoch"] = epoch;
+  j["position"] = position;
+  return j.dump();
+}
+
+LoaderState LoaderState::from_json(const std::string& text) {
+  const auto j = config::parse(text, "loader state");
+  SGT_CHECK(j.is_object() && j.contains("epoch") && j.contains("position") && j["epoch"].is_number_integer() &&
+                j["position"].is_number_integer(),
+            "loader", "loader state must be {{\"epoch\": int, \"position\": int}}, got {}", text);
+  LoaderState s;
+  s.epoch = j["epoch"].get<int64_t>();
+  s.position = j["position"].get<int64_t>();
+  SGT_CHECK(s.epoch >= 0 && s.position >= 0, "loader", "negative loader state {}", text);
+  return s;
+}
+
+namespace {
+
+// One consumer's samples for one epoch: its shard subset (or every G-th sample), through its shuffle buffer.
+class ConsumerStream {
+ public:
+  ConsumerStream(const std::vector<std::string>& epoch_shards, int64_t g, int64_t G, uint64_t seed, int64_t epoch,
+                 int64_t buffer, BadSampleCounter* bad)
+      : g_(g), G_(G), buffer_(std::max<int64_t>(1, buffer)), bad_(bad),
+        rng_(Rng::derive(seed ^ 0x5851f42d4c957f2dULL, static_cast<uint64_t>(epoch) * 1000003ULL + g)) {
+    std::vector<std::string> mine;
+    sample_level_ = static_cast<int64_t>(epoch_shards.size()) < G;
+    if (sample_level_) {
+      mine = epoch_shards;
+    } else {
+      for (size_t i = g; i < epoch_shards.size(); i += G) mine.push_back(epoch_shards[i]);
+    }
+    reader_ = std::make_unique<WdsReader>(std::move(mine));
+  }
+
+  bool next(WdsSample& out) {
+    while (!eof_ && static_cast<int64_t>(buf_.size()) < buffer_) {
+      WdsSample s;
+      if (!read(s)) {
+        eof_ = true;
+        break;
+      }
+      buf_.push_back(std::move(s));
+    }
+    if (buf_.empty()) return false;
+    const size_t k = buffer_ > 1 ? rng_.below(buf_.size()) : 0;
+    std::swap(buf_[k], buf_.back());
+    out = std::move(buf_.back());
+    buf_.pop_back();
+    return true;
+  }
+
+ private:
+  bool read(WdsSample& s) {
+    for (;;) {
+      bool ok;
+      try {
+        ok = reader_->next(s);
+      } catch (const std::exception& e) {
+        if (bad_) bad_->record(e, reader_->current_shard());
+        reader_->skip_shard();
+        continue;
+      }
+      if (!ok) return false;
+      const int64_t j = seen_++;
+      if (!sample_level_ || j % G_ == g_) return true;
+    }
+  }
+
+  int64_t g_, G_, buffer_;
+  BadSampleCounter* bad_;
+  Rng rng_;
+  bool sample_level_ = false, eof_ = false;
+  int64_t seen_ = 0;
+  std::unique_ptr<WdsReader> reader_;
+  std::vector<WdsSample> buf_;
+};
+
+// A rank's order for one epoch: its workers' streams, interleaved round-robin.
+class EpochOrder {
+ public:
+  EpochOrder(const LoaderConfig& cfg, const std::vector<std::string>& shards, int64_t epoch, BadSampleCounter* bad) {
+    std::vector<std::string> order = shards;
+    if (cfg.shuffle_shards) {
+      Rng r = Rng::derive(cfg.seed, static_cast<uint64_t>(epoch));
+      r.shuffle(order);
+    }
+    const int64_t G = cfg.world_size * cfg.num_workers;
+    for (int64_t w = 0; w < cfg.num_workers; ++w)
+      streams_.push_back(std::make_unique<ConsumerStream>(order, cfg.rank * cfg.num_workers + w, G, cfg.seed, epoch,
+                                                          cfg.shuffle_buffer, bad));
+    live_.assign(streams_.size(), true);
+  }
+  bool next(WdsSample& s) {
+    for (size_t tried = 0; tried < streams_.size(); ++tried) {
+      const size_t w = turn_;
+      turn_ = (turn_ + 1) % streams_.size();
+      if (!live_[w]) continue;
+      if (streams_[w]->next(s)) return true;
+      live_[w] = false;
+    }
+    return false;
+  }
+
+ private:
+  std::vector<std::unique_ptr<ConsumerStream>> streams_;
+  std::vector<bool> live_;
+  size_t turn_ = 0;
+};
+
+Rng sample_rng(uint64_t seed, int64_t epoch, const std::string& key) {
+  return Rng::derive(seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(epoch + 1), hash64(key));
+}
+Rng sample_rng(const LoaderConfig& cfg, int64_t epoch, const std::string& key) {
+  return sample_rng(cfg.seed, cfg.sample_rng_per_epoch ? epoch : -1, key);
+}
+
+}  // namespace
+
+Loader::Loader(LoaderConfig cfg, DecodeFn decode, LoaderState resume)
+    : cfg_(std::move(cfg)), decode_(std::move(decode)), state_(resume), start_(resume) {
+  cfg_.validate();
+  shards_ = expand_shard_list(cfg_.shards);
+  SGT_CHECK(!shards_.empty(), "loader", "shard patterns {} expand to nothing", fmt::join(cfg_.shards, ", "));
+  threads_.emplace_back([this] { produce(); });
+  for (int64_t i = 0; i < cfg_.decode_threads; ++i) threads_.emplace_back([this] { decode_loop(); });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_room_.notify_all();
+  cv_work_.notify_all();
+  cv_done_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void Loader::emit(int64_t epoch, WdsSample&& s) {
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_room_.wait(lk, [&] { return stop_ || produced_seq_ - consumed_seq_ < cfg_.window; });
+  if (stop_) return;
+  Slot& slot = slots_[produced_seq_++];
+  slot.epoch = epoch;
+  slot.raw = std::move(s);
+  cv_work_.notify_one();
+}
+
+void Loader::produce() {
+  try {
+    for (int64_t epoch = start_.epoch; cfg_.epochs <= 0 || epoch < cfg_.epochs; ++epoch) {
+      int64_t skip = epoch == start_.epoch ? start_.position : 0;
+      int64_t count = 0;
+      EpochOrder order(cfg_, shards_, epoch, &bad_);
+      WdsSample s;
+      while (order.next(s)) {
+        ++count;
+        if (skip > 0) {
+          --skip;  // replay after a resume: already delivered before the restart, not decoded again
+          continue;
+        }
+        emit(epoch, std::move(s));
+        std::lock_guard<std::mutex> lk(mu_);
+        if (stop_) return;
+      }
+      if (count == 0) {
+        log::warn("loader: rank {} has no samples in epoch {} ({} shards); stopping", cfg_.rank, epoch,
+                  shards_.size());
+        break;
+      }
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lk(mu_);
+    producer_error_ = std::current_exception();
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  producer_done_ = true;
+  cv_done_.notify_all();
+}
+
+void Loader::decode_loop() {
+  for (;;) {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_work_.wait(lk, [&] { return stop_ || next_work_ < produced_seq_; });
+    if (stop_) return;
+    const int64_t seq = next_work_++;
+    Slot& slot = slots_.at(seq);  // map nodes stay put; only ready slots are erased
+    WdsSample raw = std::move(slot.raw);
+    const int64_t epoch = slot.epoch;
+    lk.unlock();
+
+    LoadedSample out;
+    out.key = raw.key;
+    out.url = raw.url;
+    out.epoch = epoch;
+    std::exception_ptr err;
+    try {
+      if (decode_) {
+        Rng rng = sample_rng(cfg_, epoch, raw.key);
+        out.value = decode_(raw, rng);
+      } else {
+        out.value = std::move(raw);
+      }
+    } catch (...) {
+      err = std::current_exception();
+    }
+    lk.lock();
+    slot.out = std::move(out);
+    slot.error = err;
+    slot.ready = true;
+    cv_done_.notify_all();
+  }
+}
+
+std::optional<LoadedSample> Loader::next() {
+  for (;;) {
+    Slot slot;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_done_.wait(lk, [&] {
+        auto it = slots_.find(consumed_seq_);
+        return (it != slots_.end() && it->second.ready) || (producer_done_ && consumed_seq_ >= produced_seq_);
+      });
+      auto it = slots_.find(consumed_seq_);
+      if (it == slots_.end() || !it->second.ready) {
+        if (producer_error_) std::rethrow_exception(producer_error_);
+        return std::nullopt;
+      }
+      slot = std::move(it->second);
+      slots_.erase(it);
+      ++consumed_seq_;
+      if (slot.epoch != state_.epoch) {
+        state_.epoch = slot.epoch;
+        state_.position = 0;
+      }
+      ++state_.position;
+    }
+    cv_room_.notify_all();
+    if (slot.error) {
+      try {
+        std::rethrow_exception(slot.error);
+      } catch (const std::exception& e) {
+        bad_.record(e, slot.out.url + ":" + slot.out.key);
+      } catch (...) {
+        bad_.add(BadSampleReason::kOther);
+      }
+      continue;
+    }
+    return std::move(slot.out);
+  }
+}
+
+LoaderState Loader::state() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return state_;
+}
+
+std::vector<std::string> loader_keys(const LoaderConfig& cfg_in, int64_t limit) {
+  LoaderConfig cfg = cfg_in;
+  cfg.validate();
+  const auto shards = expand_shard_list(cfg.shards);
+  std::vector<std::string> keys;
+  for (int64_t epoch = 0; cfg.epochs <= 0 || epoch < cfg.epochs; ++epoch) {
+    EpochOrder order(cfg, shards, epoch, nullptr);
+    WdsSample s;
+    int64_t count = 0;
+    while (order.next(s)) {
+      ++count;
+      keys.push_back(s.key);
+      if (limit >= 0 && static_cast<int64_t>(keys.size()) >= limit) return keys;
+    }
+    if (count == 0 || cfg.epochs <= 0) break;
+  }
+  return keys;
+}
+
+}  // namespace sgt::data

@@ -1,0 +1,129 @@
+#pragma once
+// Deterministic multi-threaded webdataset loader with exact resume.
+//
+// Order: per epoch the shard list is shuffled with Rng::derive(seed, epoch) (identical on every rank), then split
+// among the G = world_size * num_workers consumers: consumer g = rank * num_workers + w takes shards g, g+G, ...
+// when there are at least G shards, otherwise every consumer reads all shards and keeps samples g, g+G, ... of the
+// epoch's sample sequence (no sample twice, none lost, either way). Each consumer passes its samples through its
+// own shuffle buffer (webdataset-style), and a rank interleaves its workers round-robin. This order is a pure
+// function of (config, epoch), computed by one producer thread on raw bytes; `decode_threads` threads decode in
+// parallel and results are handed out in order through a bounded window.
+//
+// State: (epoch, position in the epoch's order). Restarting from a saved state replays the raw stream without
+// decoding up to the position, so the same samples come out in the same order.
+// Bad samples (decode throws, or a shard is truncated) are skipped, counted by reason (data/bad_sample.h) and
+// logged; they never stop or stall the loader.
+#include <any>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/rng.h"
+#include "data/bad_sample.h"
+#include "data/webdataset.h"
+
+namespace sgt::data {
+
+struct LoaderConfig {
+  std::vector<std::string> shards;  // paths or brace patterns ("dir/world-train-{000000..000009}.tar")
+  uint64_t seed = 0;
+  int64_t rank = 0, world_size = 1;
+  int64_t num_workers = 1;     // independent streams per rank, interleaved round-robin
+  int64_t decode_threads = 2;  // parallel decoding; does not change the order
+  int64_t shuffle_buffer = 256;  // <= 1: no sample shuffle
+  bool shuffle_shards = true;
+  int64_t window = 64;  // samples in flight ahead of the consumer (bounded memory)
+  int64_t epochs = 1;   // <= 0: endless
+  // false: the decoder's rng depends on (seed, key) only, so e.g. segmentation colours are fixed per image as in
+  // SGT's pre-rendered PNGs; true: it also depends on the epoch (colours re-drawn every epoch, an augmentation).
+  bool sample_rng_per_epoch = false;
+
+  template <class V>
+  void visit(V&& v) {
+    v("shards", shards);
+    v("seed", seed);
+    v("rank", rank);
+    v("world_size", world_size);
+    v("num_workers", num_workers);
+    v("decode_threads", decode_threads);
+    v("shuffle_buffer", shuffle_buffer);
+    v("shuffle_shards", shuffle_shards);
+    v("window", window);
+    v("epochs", epochs);
+    v("sample_rng_per_epoch", sample_rng_per_epoch);
+  }
+  void validate() const;
+};
+
+struct LoaderState {
+  int64_t epoch = 0;
+  int64_t position = 0;  // samples of this epoch's order already handed out or skipped as bad
+  std::string to_json() const;
+  static LoaderState from_json(const std::string& text);  // throws sgt::Error on malformed text
+};
+
+struct LoadedSample {
+  std::string key, url;
+  int64_t epoch = 0;
+  std::any value;  // the decoder's result (the WdsSample itself when there is no decoder)
+};
+
+// Decodes one raw sample; `rng` is derived from (seed, key) [and the epoch, see sample_rng_per_epoch], so
+// per-sample randomness is reproducible and independent of the order.
+// Throwing (BadSampleError or any std::exception) marks the sample bad.
+using DecodeFn = std::function<std::any(WdsSample& raw, Rng& rng)>;
+
+class Loader {
+ public:
+  Loader(LoaderConfig cfg, DecodeFn decode = nullptr, LoaderState resume = {});
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // The next good sample; nullopt when all epochs are done.
+  std::optional<LoadedSample> next();
+  // State after the last sample returned by next(): resuming from it continues right after that sample.
+  LoaderState state() const;
+  const BadSampleCounter& bad_samples() const { return bad_; }
+  const std::vector<std::string>& shards() const { return shards_; }
+
+ private:
+  struct Slot {
+    bool ready = false;
+    int64_t epoch = 0;
+    WdsSample raw;
+    LoadedSample out;
+    std::exception_ptr error;  // set when decoding failed: a bad sample
+  };
+  void produce();
+  void decode_loop();
+  void emit(int64_t epoch, WdsSample&& s);
+
+  LoaderConfig cfg_;
+  DecodeFn decode_;
+  std::vector<std::string> shards_;
+  LoaderState state_;
+  const LoaderState start_;
+  BadSampleCounter bad_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_room_, cv_work_, cv_done_;
+  std::map<int64_t, Slot> slots_;  // seq -> slot, [consumed_seq_, produced_seq_)
+  int64_t produced_seq_ = 0, consumed_seq_ = 0, next_work_ = 0;
+  bool producer_done_ = false, stop_ = false;
+  std::exception_ptr producer_error_;
+  std::vector<std::thread> threads_;
+};
+
+// Keys of one consumer's stream in order, without decoding (for tests and `sgt data` tools).
+std::vector<std::string> loader_keys(const LoaderConfig& cfg, int64_t limit = -1);
+
+}  // namespace sgt::data

@@ -1,0 +1,278 @@
+#include "data/packing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace sgt::data {
+
+const char* attn_mode_name(AttnMode m) {
+  switch (m) {
+    case AttnMode::kCausal: return "causal";
+    case AttnMode::kFull: return "full";
+    case AttnMode::kNoise: return "noise";
+  }
+  return "?";
+}
+
+int64_t SamplePlan::num_tokens() const {
+  int64_t n = 0;
+  for (const auto& it : items) {
+    n += 2;
+    n += it.kind == SplitKind::kText ? static_cast<int64_t>(it.text_ids.size()) : it.grid_h * it.grid_w;
+  }
+  return n;
+}
+
+void PackingConfig::validate() const {
+  SGT_CHECK(expected_num_tokens > 0 && max_num_tokens >= expected_num_tokens, "packing",
+            "need 0 < expected_num_tokens ({}) <= max_num_tokens ({})", expected_num_tokens, max_num_tokens);
+  SGT_CHECK(max_num_tokens_per_sample > 0 && max_num_tokens_per_sample <= max_num_tokens, "packing",
+            "max_num_tokens_per_sample {} must be in (0, max_num_tokens {}]", max_num_tokens_per_sample,
+            max_num_tokens);
+  SGT_CHECK(max_buffer_size >= 0, "packing", "max_buffer_size {} < 0", max_buffer_size);
+  for (double p : {text_cond_dropout_prob, vit_cond_dropout_prob, vae_cond_dropout_prob})
+    SGT_CHECK(p >= 0 && p <= 1, "packing", "dropout probability {} outside [0, 1]", p);
+}
+
+namespace {
+
+void check_item(const PlanItem& it, const PackingConfig& cfg, uint64_t key, size_t idx) {
+  if (it.kind == SplitKind::kText) return;
+  SGT_CHECK(it.grid_h > 0 && it.grid_w > 0, "packing", "sample {} item {}: empty image grid {}x{}", key, idx,
+            it.grid_h, it.grid_w);
+  const int64_t side = it.kind == SplitKind::kVitImage ? cfg.vit_max_patches_per_side : cfg.vae_max_latent_side;
+  SGT_CHECK(it.grid_h <= side && it.grid_w <= side, "packing",
+            "sample {} item {}: image grid {}x{} exceeds the position table side {}", key, idx, it.grid_h, it.grid_w,
+            side);
+  SGT_CHECK(!(it.kind == SplitKind::kVitImage && it.loss), "packing", "sample {} item {}: ViT images carry no loss",
+            key, idx);
+}
+
+}  // namespace
+
+SamplePlan proxy_task_plan(uint64_t key, int64_t input_w, int64_t input_h, std::vector<int64_t> instruction_ids,
+                           int64_t target_w, int64_t target_h, int64_t vit_patch, int64_t vae_patch) {
+  SGT_CHECK(vit_patch > 0 && vae_patch > 0 && input_w % vit_patch == 0 && input_h % vit_patch == 0 &&
+                target_w % vae_patch == 0 && target_h % vae_patch == 0 && input_w > 0 && input_h > 0 &&
+                target_w > 0 && target_h > 0,
+            "packing", "sample {}: input {}x{} must be a multiple of {} and target {}x{} of {}", key, input_w, input_h,
+            vit_patch, target_w, target_h, vae_patch);
+  SamplePlan plan;
+  plan.key = key;
+  PlanItem vit;
+  vit.kind = SplitKind::kVitImage;
+  vit.grid_h = input_h / vit_patch;
+  vit.grid_w = input_w / vit_patch;
+  vit.image_slot = 0;
+  PlanItem text;
+  text.kind = SplitKind::kText;
+  text.text_ids = std::move(instruction_ids);
+  text.enable_cfg = true;
+  PlanItem vae;
+  vae.kind = SplitKind::kVaeImage;
+  vae.loss = true;
+  vae.grid_h = target_h / vae_patch;
+  vae.grid_w = target_w / vae_patch;
+  vae.image_slot = 1;
+  plan.items = {vit, text, vae};
+  return plan;
+}
+
+void append_sample(Pack& p, const SamplePlan& plan, const PackingConfig& cfg, Rng& rng) {
+  const int64_t sample = static_cast<int64_t>(p.sample_keys.size());
+  const int64_t start_len = p.length();
+  int64_t rope = 0;
+  auto open_split = [&](AttnMode mode) {
+    p.split_starts.push_back(p.length());
+    p.attn_modes.push_back(mode);
+    p.split_sample.push_back(sample);
+  };
+  auto push_text = [&](int64_t id, int64_t pos) {
+    p.text_indexes.push_back(p.length());
+    p.text_ids.push_back(id);
+    p.position_ids.push_back(pos);
+  };
+  auto close_split = [&] { p.split_lens.push_back(p.length() - p.split_starts.back()); };
+
+  for (size_t idx = 0; idx < plan.items.size(); ++idx) {
+    const PlanItem& it = plan.items[idx];
+    check_item(it, cfg, plan.key, idx);
+    if (it.kind == SplitKind::kText) {
+      if (it.enable_cfg && rng.uniform() < cfg.text_cond_dropout_prob) continue;  // dropped text: no advance
+      open_split(AttnMode::kCausal);
+      const int64_t first = p.length();
+      push_text(cfg.bos_id, rope++);
+      for (int64_t t : it.text_ids) push_text(t, rope++);
+      push_text(cfg.eos_id, rope++);
+      if (it.loss) {
+        // inputs [IS, t1..tn], labels [t1..tn, IE]
+        for (size_t i = 0; i <= it.text_ids.size(); ++i) {
+          p.ce_loss_indexes.push_back(first + static_cast<int64_t>(i));
+          p.label_ids.push_back(i < it.text_ids.size() ? it.text_ids[i] : cfg.eos_id);
+        }
+      }
+      close_split();
+      continue;
+    }
+    const bool vit = it.kind == SplitKind::kVitImage;
+    const bool noisy = !vit && it.loss;
+    if (it.enable_cfg && !noisy) {
+      const double prob = vit ? cfg.vit_cond_dropout_prob : cfg.vae_cond_dropout_prob;
+      if (rng.uniform() < prob) {
+        ++rope;  // BAGEL advances the position also for a dropped condition image
+        continue;
+      }
+    }
+    open_split(noisy ? AttnMode::kNoise : AttnMode::kFull);
+    push_text(cfg.vision_start_id, rope);
+    PackedImage img;
+    img.sample = sample;
+    img.plan_item = static_cast<int64_t>(idx);
+    img.image_slot = it.image_slot;
+    img.grid_h = it.grid_h;
+    img.grid_w = it.grid_w;
+    img.first_token = p.length();
+    img.noisy = noisy;
+    const int64_t side = vit ? cfg.vit_max_patches_per_side : cfg.vae_max_latent_side;
+    for (int64_t i = 0; i < it.grid_h; ++i) {
+      for (int64_t j = 0; j < it.grid_w; ++j) {
+        const int64_t at = p.length();
+        (vit ? p.vit_token_indexes : p.vae_token_indexes).push_back(at);
+        (vit ? p.vit_position_ids : p.latent_position_ids).push_back(i * side + j);
+        if (noisy) p.mse_loss_indexes.push_back(at);
+        p.position_ids.push_back(rope);
+      }
+    }
+    push_text(cfg.vision_end_id, rope);
+    if (vit) {
+      p.vit_images.push_back(img);
+    } else {
+      img.timestep_raw = noisy ? rng.normal() : -std::numeric_limits<double>::infinity();
+      p.vae_images.push_back(img);
+    }
+    if (!noisy) ++rope;  // noisy latents do not advance the counter
+    close_split();
+  }
+  p.sample_keys.push_back(plan.key);
+  p.sample_lens.push_back(p.length() - start_len);
+}
+
+bool Pack::allowed(int64_t q, int64_t k) const {
+  SGT_CHECK(q >= 0 && k >= 0 && q < length() && k < length(), "packing", "token index ({}, {}) outside [0, {})", q,
+            k, length());
+  auto split_of = [&](int64_t t) {
+    return static_cast<int64_t>(std::upper_bound(split_starts.begin(), split_starts.end(), t) - split_starts.begin()) -
+           1;
+  };
+  const int64_t sq = split_of(q), sk = split_of(k);
+  if (split_sample[sq] != split_sample[sk]) return false;
+  const AttnMode mq = attn_modes[sq], mk = attn_modes[sk];
+  const bool base = k <= q || (sq == sk && mq != AttnMode::kCausal);
+  return base && !(mk == AttnMode::kNoise && sk != sq);
+}
+
+std::vector<uint8_t> Pack::dense_mask(int64_t sample) const {
+  SGT_CHECK(sample >= 0 && sample < static_cast<int64_t>(sample_lens.size()), "packing",
+            "sample {} outside [0, {})", sample, sample_lens.size());
+  int64_t start = 0;
+  for (int64_t s = 0; s < sample; ++s) start += sample_lens[s];
+  const int64_t n = sample_lens[sample];
+  std::vector<uint8_t> m(static_cast<size_t>(n * n));
+  for (int64_t q = 0; q < n; ++q)
+    for (int64_t k = 0; k < n; ++k) m[q * n + k] = allowed(start + q, start + k) ? 1 : 0;
+  return m;
+}
+
+void Pack::validate() const {
+  int64_t total = 0;
+  for (int64_t l : sample_lens) total += l;
+  SGT_CHECK(total == length(), "packing", "sample_lens sum {} != sequence length {}", total, length());
+  int64_t split_total = 0;
+  SGT_CHECK(split_lens.size() == attn_modes.size() && split_lens.size() == split_starts.size() &&
+                split_lens.size() == split_sample.size(),
+            "packing", "split vectors disagree in size");
+  for (size_t i = 0; i < split_lens.size(); ++i) {
+    SGT_CHECK(split_starts[i] == split_total, "packing", "split {} starts at {}, expected {}", i, split_starts[i],
+              split_total);
+    split_total += split_lens[i];
+  }
+  SGT_CHECK(split_total == length(), "packing", "split_lens sum {} != length {}", split_total, length());
+  const size_t n_tok = text_indexes.size() + vit_token_indexes.size() + vae_token_indexes.size();
+  SGT_CHECK(n_tok == static_cast<size_t>(length()), "packing", "text {} + vit {} + vae {} tokens != length {}",
+            text_indexes.size(), vit_token_indexes.size(), vae_token_indexes.size(), length());
+  SGT_CHECK(ce_loss_indexes.size() == label_ids.size(), "packing", "{} CE indexes but {} labels",
+            ce_loss_indexes.size(), label_ids.size());
+}
+
+// ---- Packer ----
+
+Packer::Packer(PackingConfig cfg, uint64_t seed) : cfg_(std::move(cfg)), rng_(seed) { cfg_.validate(); }
+
+void Packer::place(const SamplePlan& plan) {
+  append_sample(cur_, plan, cfg_, rng_);
+  cur_tokens_ = cur_.length();
+}
+
+void Packer::drain_buffer() {
+  while (!buffer_.empty() && cur_tokens_ < cfg_.prefer_buffer_before &&
+         cur_tokens_ + buffer_.front().num_tokens() <= cfg_.max_num_tokens) {
+    SamplePlan s = std::move(buffer_.front());
+    buffer_.pop_front();
+    place(s);
+  }
+}
+
+void Packer::finish(std::vector<Pack>& out) {
+  if (cur_.sample_keys.empty()) return;
+  out.push_back(std::move(cur_));
+  cur_ = Pack{};
+  cur_tokens_ = 0;
+  drain_buffer();
+}
+
+std::vector<Pack> Packer::add(SamplePlan plan) {
+  std::vector<Pack> out;
+  const int64_t n = plan.num_tokens();
+  if (n > cfg_.max_num_tokens_per_sample) {
+    ++skipped_too_long_;
+    return out;
+  }
+  drain_buffer();
+  if (cur_tokens_ + n > cfg_.max_num_tokens) {
+    if (static_cast<int64_t>(buffer_.size()) < cfg_.max_buffer_size) {
+      buffer_.push_back(std::move(plan));
+      return out;
+    }
+    finish(out);  // the pack cannot take it and the buffer is full: close the pack, keep the sample
+    if (cur_tokens_ + n > cfg_.max_num_tokens) {
+      buffer_.push_back(std::move(plan));
+      return out;
+    }
+  }
+  place(plan);
+  while (cur_tokens_ >= cfg_.expected_num_tokens) finish(out);
+  return out;
+}
+
+std::vector<Pack> Packer::flush() {
+  std::vector<Pack> out;
+  while (!cur_.sample_keys.empty() || !buffer_.empty()) {
+    if (cur_.sample_keys.empty()) {
+      place(buffer_.front());  // every buffered sample fits an empty pack (max_per_sample <= max)
+      buffer_.pop_front();
+    }
+    while (!buffer_.empty() && cur_tokens_ + buffer_.front().num_tokens() <= cfg_.max_num_tokens) {
+      place(buffer_.front());
+      buffer_.pop_front();
+    }
+    out.push_back(std::move(cur_));
+    cur_ = Pack{};
+    cur_tokens_ = 0;
+  }
+  return out;
+}
+
+}  // namespace sgt::data

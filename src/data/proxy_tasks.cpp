@@ -1,0 +1,234 @@
+// Proxy tasks: the interface, the high/mid-level targets (segment, depth, recon) and the image transform rule.
+// The low-level filters (edges, blur, degradations) are in proxy_tasks_lowlevel.cpp.
+#include "data/proxy_tasks.h"
+
+#include <algorithm>
+#include <cfenv>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "data/resize.h"
+
+namespace sgt::data {
+
+// Defined in proxy_tasks_lowlevel.cpp.
+std::unique_ptr<ProxyTask> make_lowlevel_task(const ProxyTaskConfig& cfg, std::shared_ptr<const Instructions> instr);
+
+const std::vector<std::string>& proxy_task_names() {
+  static const std::vector<std::string> kNames = {"segment", "edge",    "depth",  "recon",
+                                                  "inpaint", "mae",     "denoise", "deblur",
+                                                  "derain",  "super_resolution", "enhance"};
+  return kNames;
+}
+
+std::string instruction_list_for(const std::string& task) {
+  if (task == "inpaint" || task == "mae") return "inpainting";
+  if (task == "deblur") return "deblurring";
+  return task;
+}
+
+void ProxyTaskConfig::validate() const {
+  const auto& names = proxy_task_names();
+  SGT_CHECK(std::find(names.begin(), names.end(), task) != names.end(), "proxy", "unknown task '{}' (known: {})",
+            task, fmt::join(names, ", "));
+  SGT_CHECK(mask_resize == "nearest" || mask_resize == "bicubic", "proxy",
+            "mask_resize must be 'nearest' or 'bicubic', got '{}'", mask_resize);
+  SGT_CHECK(min_color_distance >= 0 && min_color_distance <= 255 * 3, "proxy", "min_color_distance {} outside [0, 765]",
+            min_color_distance);
+  SGT_CHECK(canny_sigma > 0 && canny_low >= 0 && canny_high >= canny_low, "proxy",
+            "canny needs sigma > 0 and 0 <= low <= high (got {}, {}, {})", canny_sigma, canny_low, canny_high);
+  SGT_CHECK(inpaint_min_frac > 0 && inpaint_max_frac <= 1 && inpaint_min_frac <= inpaint_max_frac, "proxy",
+            "inpaint fractions must satisfy 0 < min <= max <= 1 (got {}, {})", inpaint_min_frac, inpaint_max_frac);
+  SGT_CHECK(mae_patch > 0 && mae_ratio >= 0 && mae_ratio <= 1, "proxy", "mae_patch {} / mae_ratio {} invalid",
+            mae_patch, mae_ratio);
+  SGT_CHECK(mask_fill >= 0 && mask_fill <= 255, "proxy", "mask_fill {} outside [0, 255]", mask_fill);
+  SGT_CHECK(noise_sigma >= 0 && blur_sigma > 0 && rain_streaks_per_64k >= 0 && sr_factor >= 2 && enhance_gain > 0 &&
+                enhance_gain <= 1,
+            "proxy", "degradation parameters out of range (noise {}, blur {}, rain {}, sr {}, gain {})", noise_sigma,
+            blur_sigma, rain_streaks_per_64k, sr_factor, enhance_gain);
+}
+
+ProxyExample ProxyTask::make(const ProxySource& src, Rng& rng) const {
+  SGT_CHECK(!src.image.empty() && src.image.channels == 3, "proxy", "task {}: source image must be RGB, got {}x{}x{}",
+            name(), src.image.width, src.image.height, src.image.channels);
+  ProxyExample out;
+  out.task = name();
+  render(src, rng, out);
+  out.instruction = instr_->draw(instruction_list_for(name()), rng);
+  return out;
+}
+
+Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t min_color_distance,
+                          std::vector<std::array<uint8_t, 3>>* colours) {
+  SGT_CHECK(!instances.empty(), "proxy", "segment: no instance masks");
+  const int64_t h = instances[0].height, w = instances[0].width;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    SGT_CHECK(instances[i].height == h && instances[i].width == w, "proxy",
+              "segment: mask {} is {}x{}, mask 0 is {}x{}", i, instances[i].width, instances[i].height, w, h);
+    rle_validate(instances[i], "segment mask");
+  }
+  // Colours: uniform RGB, redrawn while closer than min_color_distance (L1) to black or an earlier colour;
+  // the required distance halves every 64 failed draws so that many instances still terminate. Exact duplicates
+  // and pure black are always rejected.
+  std::vector<std::array<uint8_t, 3>> cols;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    int64_t need = min_color_distance;
+    for (int tries = 0;; ++tries) {
+      if (tries > 0 && tries % 64 == 0) need /= 2;
+      const uint64_t r = rng.next_u64();
+      std::array<uint8_t, 3> c{static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8), static_cast<uint8_t>(r >> 16)};
+      auto dist = [&](const std::array<uint8_t, 3>& o) {
+        return std::abs(c[0] - o[0]) + std::abs(c[1] - o[1]) + std::abs(c[2] - o[2]);
+      };
+      bool ok = dist({0, 0, 0}) >= std::max<int64_t>(need, 1);
+      for (const auto& o : cols) ok = ok && dist(o) >= std::max<int64_t>(need, 1);
+      if (ok) {
+        cols.push_back(c);
+        break;
+      }
+    }
+  }
+  std::vector<uint64_t> area(instances.size());
+  for (size_t i = 0; i < instances.size(); ++i) area[i] = rle_area(instances[i]);
+  std::vector<size_t> order(instances.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return area[a] > area[b]; });
+  Image out(w, h, 3, 0);
+  for (size_t i : order) rle_paint(instances[i], out.pixels.data(), 3, cols[i].data());
+  if (colours) *colours = std::move(cols);
+  return out;
+}
+
+namespace {
+
+class SegmentTask final : public ProxyTask {
+ public:
+  using ProxyTask::ProxyTask;
+  void render(const ProxySource& src, Rng& rng, ProxyExample& out) const override {
+    Image map = render_instance_map(src.instances, rng, cfg_.min_color_distance);
+    if (map.width != src.image.width || map.height != src.image.height) {
+      map = cfg_.mask_resize == "nearest" ? resize_nearest(map, src.image.width, src.image.height)
+                                          : resize_bicubic(map, src.image.width, src.image.height);
+    }
+    out.input = src.image;
+    out.target = std::move(map);
+  }
+};
+
+class DepthTask final : public ProxyTask {
+ public:
+  using ProxyTask::ProxyTask;
+  void render(const ProxySource& src, Rng&, ProxyExample& out) const override {
+    SGT_CHECK(!src.depth.empty(), "proxy", "depth: the source has no depth map");
+    Image d = src.depth.channels == 1 ? src.depth : to_gray(src.depth);
+    if (d.width != src.image.width || d.height != src.image.height)
+      d = resize_bilinear(d, src.image.width, src.image.height);
+    const auto [lo_it, hi_it] = std::minmax_element(d.pixels.begin(), d.pixels.end());
+    const int lo = *lo_it, hi = *hi_it;
+    Image t(d.width, d.height, 3);
+    for (size_t i = 0; i < d.pixels.size(); ++i) {
+      // min-max stretch to 0..255 (a flat map becomes mid gray), optionally inverted so near = bright
+      int v = hi > lo ? static_cast<int>(std::lround(255.0 * (d.pixels[i] - lo) / (hi - lo))) : 128;
+      if (cfg_.depth_near_bright) v = 255 - v;
+      t.pixels[3 * i] = t.pixels[3 * i + 1] = t.pixels[3 * i + 2] = static_cast<uint8_t>(v);
+    }
+    out.input = src.image;
+    out.target = std::move(t);
+  }
+};
+
+class ReconTask final : public ProxyTask {
+ public:
+  using ProxyTask::ProxyTask;
+  void render(const ProxySource& src, Rng&, ProxyExample& out) const override {
+    out.input = src.image;
+    out.target = src.image;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ProxyTask> make_proxy_task(const ProxyTaskConfig& cfg, std::shared_ptr<const Instructions> instr) {
+  cfg.validate();
+  SGT_CHECK(instr != nullptr, "proxy", "task {}: no instruction set", cfg.task);
+  instr->list(instruction_list_for(cfg.task));  // fail early when the list is missing
+  if (cfg.task == "segment") return std::unique_ptr<ProxyTask>(new SegmentTask(cfg, std::move(instr)));
+  if (cfg.task == "depth") return std::unique_ptr<ProxyTask>(new DepthTask(cfg, std::move(instr)));
+  if (cfg.task == "recon") return std::unique_ptr<ProxyTask>(new ReconTask(cfg, std::move(instr)));
+  return make_lowlevel_task(cfg, std::move(instr));
+}
+
+void ProxyMixConfig::validate() const {
+  SGT_CHECK(!tasks.empty() && tasks.size() == weights.size(), "proxy", "mixture needs one weight per task ({} tasks, {} weights)",
+            tasks.size(), weights.size());
+  for (double w : weights) SGT_CHECK(w > 0 && std::isfinite(w), "proxy", "mixture weight {} must be > 0", w);
+  for (const auto& t : tasks) t.validate();
+}
+
+ProxyMixture::ProxyMixture(const ProxyMixConfig& cfg, std::shared_ptr<const Instructions> instr) {
+  cfg.validate();
+  double sum = 0;
+  for (size_t i = 0; i < cfg.tasks.size(); ++i) {
+    tasks_.push_back(make_proxy_task(cfg.tasks[i], instr));
+    cumulative_.push_back(sum += cfg.weights[i]);
+  }
+  for (auto& c : cumulative_) c /= sum;
+}
+
+ProxyExample ProxyMixture::make(const ProxySource& src, Rng& rng) const {
+  const double u = rng.uniform();
+  size_t i = static_cast<size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin());
+  return tasks_[std::min(i, tasks_.size() - 1)]->make(src, rng);
+}
+
+// ---- BAGEL image transform ----
+
+void ImageTransformConfig::validate() const {
+  SGT_CHECK(stride > 0 && min_size > 0 && max_size >= min_size && max_pixels >= stride * stride, "transform",
+            "need stride > 0, 0 < min_size <= max_size, max_pixels >= stride^2 (got {}, {}, {}, {})", stride,
+            min_size, max_size, max_pixels);
+}
+
+namespace {
+// Python's round() (half to even) on doubles, as BAGEL's _apply_scale uses it.
+int64_t py_round(double x) {
+  const int old = std::fegetround();
+  std::fesetround(FE_TONEAREST);
+  const double r = std::nearbyint(x);
+  std::fesetround(old);
+  return static_cast<int64_t>(r);
+}
+std::pair<int64_t, int64_t> apply_scale(int64_t w, int64_t h, double scale, int64_t stride) {
+  auto div = [&](int64_t v) { return std::max(stride, py_round(static_cast<double>(v) / stride) * stride); };
+  return {div(py_round(w * scale)), div(py_round(h * scale))};
+}
+}  // namespace
+
+std::pair<int64_t, int64_t> transform_size(int64_t width, int64_t height, const ImageTransformConfig& cfg,
+                                           int64_t img_num) {
+  cfg.validate();
+  SGT_CHECK(width > 0 && height > 0 && img_num > 0, "transform", "bad image size {}x{} (img_num {})", width, height,
+            img_num);
+  double scale = std::min(static_cast<double>(cfg.max_size) / std::max(width, height), 1.0);
+  scale = std::max(scale, static_cast<double>(cfg.min_size) / std::min(width, height));
+  auto [w, h] = apply_scale(width, height, scale, cfg.stride);
+  // BAGEL scales the sides by the pixel ratio itself (no square root), which over-shrinks; kept for parity.
+  if (static_cast<double>(w * h) > static_cast<double>(cfg.max_pixels) / img_num) {
+    scale = static_cast<double>(cfg.max_pixels) / img_num / static_cast<double>(w * h);
+    std::tie(w, h) = apply_scale(w, h, scale, cfg.stride);
+  }
+  if (std::max(w, h) > cfg.max_size) {
+    scale = static_cast<double>(cfg.max_size) / std::max(w, h);
+    std::tie(w, h) = apply_scale(w, h, scale, cfg.stride);
+  }
+  return {w, h};
+}
+
+Image apply_transform(const Image& img, const ImageTransformConfig& cfg, bool nearest, int64_t img_num) {
+  const auto [w, h] = transform_size(img.width, img.height, cfg, img_num);
+  if (w == img.width && h == img.height) return img;
+  return nearest ? resize_nearest(img, w, h) : resize_bicubic(img, w, h);
+}
+
+}  // namespace sgt::data

@@ -1,0 +1,99 @@
+#pragma once
+// SA-1B readers: per-image JSON (segment-anything README; spec-sgt-data-eval.md §2.2) with COCO RLE masks,
+// jpg + json pairs from tar shards or an extracted folder, and the SGT reference layout (a list of
+// .../sam_selection/sa_X.jpg whose targets are .../sam_mask/sa_X.png; spec §1.4).
+// Errors on a sample are BadSampleError (data/bad_sample.h).
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "data/bad_sample.h"
+#include "data/image.h"
+#include "data/rle.h"
+#include "data/webdataset.h"
+
+namespace sgt::data {
+
+struct SaImageInfo {
+  int64_t image_id = 0, width = 0, height = 0;
+  std::string file_name;
+};
+
+struct SaAnnotation {
+  int64_t id = 0;
+  Rle segmentation;               // size [height, width] == image size (checked)
+  std::array<double, 4> bbox{};   // XYWH
+  int64_t area = 0;
+  double predicted_iou = 0, stability_score = 0;
+  std::array<double, 4> crop_box{};
+  std::vector<std::array<double, 2>> point_coords;
+};
+
+struct SaRecord {
+  SaImageInfo image;
+  std::vector<SaAnnotation> annotations;
+};
+
+// Parses one SA-1B JSON document. Throws BadSampleError (kBadJson, kBadRle, kSizeMismatch) naming `name`.
+SaRecord parse_sa1b_json(std::string_view json, const std::string& name);
+
+// Raw (undecoded) SA-1B sample: decoding happens in the loader's worker threads.
+struct Sa1bRaw {
+  std::string key;     // "sa_1" (directories and "./" stripped for the folder form; webdataset key for shards)
+  std::string source;  // shard path or folder, for messages
+  std::vector<uint8_t> jpg, json;
+};
+
+struct Sa1bSample {
+  std::string key;
+  Image image;  // RGB; smaller than image.width/height of `record` when decoded with DCT scaling
+  SaRecord record;
+};
+
+// Decodes the jpg (RGB, DCT-scaled when min_side_hint allows) and parses the json; checks that the full-size
+// JPEG dimensions equal the JSON's width/height and every RLE size.
+Sa1bSample decode_sa1b(const Sa1bRaw& raw, int64_t min_side_hint = 0);
+
+// Streams jpg+json pairs from tar shards (webdataset grouping) or from an extracted folder (sa_*.jpg with
+// sa_*.json beside, sorted by name). A jpg without json (or the reverse) is a BadSampleError(kMissingField);
+// a truncated shard is BadSampleError(kTruncatedTar), after which the reader moves on to the next shard.
+class Sa1bSource {
+ public:
+  static Sa1bSource from_shards(std::vector<std::string> shards);
+  static Sa1bSource from_folder(const std::string& folder);
+  Sa1bSource(Sa1bSource&&) noexcept;
+  Sa1bSource& operator=(Sa1bSource&&) noexcept;
+  ~Sa1bSource();
+  bool next(Sa1bRaw& raw);
+
+ private:
+  Sa1bSource();
+  std::unique_ptr<WdsReader> wds_;
+  std::vector<std::string> files_;  // folder form: sorted jpg paths
+  size_t pos_ = 0;
+  std::string folder_;
+};
+
+// SGT reference layout (BAGEL data/sam_190k.py).
+struct SgtPair {
+  std::string image_path, mask_path;
+};
+// mask path = image path with every "sam_selection" replaced by "sam_mask" and every "jpg" by "png", as the
+// reference's str.replace calls do.
+std::string sgt_mask_path(const std::string& image_path);
+// Reads the index (one image path per line, blank lines skipped); the first `limit` lines (all if <= 0).
+// Relative paths are resolved against `root` when it is not empty.
+std::vector<SgtPair> read_sgt_index(const std::string& list_file, const std::string& root = "", int64_t limit = 0);
+
+enum class MaskResize { kReject, kBicubic, kNearest };
+struct SgtSample {
+  Image image, mask;  // both RGB, same size
+};
+// Loads the pair as RGB. A missing mask is kMissingField; a size mismatch is kSizeMismatch with kReject,
+// otherwise the mask is resized to the image size (kBicubic = the reference's PIL default for RGB).
+SgtSample load_sgt_pair(const SgtPair& pair, MaskResize resize = MaskResize::kBicubic);
+
+}  // namespace sgt::data
