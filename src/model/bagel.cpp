@@ -1,0 +1,89 @@
+#include "model/bagel.h"
+
+#include "core/error.h"
+
+namespace sgt::model {
+
+BagelImpl::BagelImpl(const BagelConfig& c) : config_(c) {
+  c.validate();
+  const int64_t D = c.llm.hidden_size;
+  language_model = register_module("language_model", Qwen2ForCausalLM(c.llm));
+  if (c.visual_gen) {
+    time_embedder = register_module("time_embedder", TimestepEmbedder(D));
+    vae2llm = register_module("vae2llm", torch::nn::Linear(c.patch_latent_dim(), D));
+    llm2vae = register_module("llm2vae", torch::nn::Linear(D, c.patch_latent_dim()));
+    latent_pos_embed = register_module("latent_pos_embed", PositionEmbedding(c.max_latent_size, D));
+  }
+  if (c.visual_und) {
+    vit_model = register_module("vit_model", SiglipVisionModel(c.vit));
+    connector = register_module("connector", MLPConnector(c.vit.hidden_size, D, D));
+    vit_pos_embed = register_module("vit_pos_embed", PositionEmbedding(c.vit_max_num_patch_per_side, D));
+  }
+}
+
+torch::Tensor BagelImpl::forward(const BagelPackedInputs& in) {
+  const int64_t L = in.sequence_length, D = config_.llm.hidden_size;
+  auto& emb = language_model->model->embed_tokens;
+  const auto opts = emb->weight.options();
+  SGT_CHECK(in.packed_text_ids.defined() && in.packed_text_ids.sizes() == in.packed_text_indexes.sizes(),
+            "model.bagel", "packed_text_ids and packed_text_indexes must have the same shape");
+  auto filled = torch::zeros({L}, torch::kInt64);
+  auto h = torch::zeros({L, D}, opts).index_copy(0, in.packed_text_indexes, emb(in.packed_text_ids));
+  filled.index_add_(0, in.packed_text_indexes.cpu(), torch::ones({in.packed_text_indexes.size(0)}, torch::kInt64));
+  auto gen_mask = torch::zeros({L}, torch::TensorOptions().dtype(torch::kBool).device(opts.device()));
+  if (in.packed_vit_tokens.defined() && in.packed_vit_tokens.size(0) > 0) {
+    SGT_CHECK(config_.visual_und, "model.bagel", "ViT tokens given to a model built without visual_und");
+    auto v = vit_model(in.packed_vit_tokens, in.packed_vit_position_ids, in.vit_token_seqlens);
+    v = connector(v) + vit_pos_embed(in.packed_vit_position_ids);
+    h = h.index_copy(0, in.packed_vit_token_indexes, v.to(opts.dtype()));
+    filled.index_add_(0, in.packed_vit_token_indexes.cpu(), torch::ones({v.size(0)}, torch::kInt64));
+  }
+  if (in.packed_vae_tokens.defined() && in.packed_vae_tokens.size(0) > 0) {
+    SGT_CHECK(config_.visual_gen, "model.bagel", "VAE tokens given to a model built without visual_gen");
+    const int64_t n = in.packed_vae_tokens.size(0);
+    SGT_CHECK(in.packed_vae_tokens.size(1) == config_.patch_latent_dim() && in.packed_timesteps.size(0) == n &&
+                  in.packed_latent_position_ids.size(0) == n && in.packed_vae_token_indexes.size(0) == n,
+              "model.bagel", "VAE tokens {} need [n, {}] with n timesteps, position ids and indexes",
+              sgt::shape_str(in.packed_vae_tokens.sizes().vec()), config_.patch_latent_dim());
+    // Clean condition images have t = 0 and still get the time embedding of 0 (spec §7).
+    auto x = vae2llm(in.packed_vae_tokens.to(opts.dtype())) + time_embedder(in.packed_timesteps) +
+             latent_pos_embed(in.packed_latent_position_ids);
+    h = h.index_copy(0, in.packed_vae_token_indexes, x.to(opts.dtype()));
+    gen_mask.index_fill_(0, in.packed_vae_token_indexes, true);
+    filled.index_add_(0, in.packed_vae_token_indexes.cpu(), torch::ones({n}, torch::kInt64));
+  }
+  SGT_CHECK(filled.eq(1).all().item<bool>(), "model.bagel",
+            "text, ViT and VAE indexes must cover each of the {} positions exactly once", L);
+  PackedForward pf;
+  pf.position_ids = in.packed_position_ids;
+  pf.gen_mask = gen_mask;
+  pf.layout = in.layout;
+  pf.impl = in.impl;
+  return language_model->model(h, pf);
+}
+
+torch::Tensor BagelImpl::text_logits(const torch::Tensor& hidden, const torch::Tensor& indexes) {
+  return language_model->lm_head(hidden.index_select(0, indexes));
+}
+
+torch::Tensor BagelImpl::velocity(const torch::Tensor& hidden, const torch::Tensor& indexes) {
+  SGT_CHECK(config_.visual_gen, "model.bagel", "velocity() needs a model built with visual_gen");
+  return llm2vae(hidden.index_select(0, indexes));
+}
+
+torch::Tensor patchify_latent(const torch::Tensor& latent, int64_t p) {
+  SGT_CHECK(latent.dim() == 3 && latent.size(1) % p == 0 && latent.size(2) % p == 0, "model.bagel",
+            "latent {} must be [C, H, W] with H, W multiples of {}", sgt::shape_str(latent.sizes().vec()), p);
+  const int64_t C = latent.size(0), h = latent.size(1) / p, w = latent.size(2) / p;
+  // [C, h, py, w, px] -> [h, w, py, px, C]
+  return latent.reshape({C, h, p, w, p}).permute({1, 3, 2, 4, 0}).reshape({h * w, p * p * C});
+}
+
+torch::Tensor unpatchify_latent(const torch::Tensor& tokens, int64_t h, int64_t w, int64_t p, int64_t channels) {
+  SGT_CHECK(tokens.dim() == 2 && tokens.size(0) == h * w && tokens.size(1) == p * p * channels, "model.bagel",
+            "tokens {} must be [{}, {}]", sgt::shape_str(tokens.sizes().vec()), h * w, p * p * channels);
+  // [h, w, py, px, C] -> [C, h, py, w, px]
+  return tokens.reshape({h, w, p, p, channels}).permute({4, 0, 2, 1, 3}).reshape({channels, h * p, w * p});
+}
+
+}  // namespace sgt::model

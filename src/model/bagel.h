@@ -1,0 +1,66 @@
+#pragma once
+// The BAGEL root module (spec-bagel.md §1.3, §2): names equal ema.safetensors (the root has no prefix):
+// language_model.*, vit_model.vision_model.*, connector.*, vit_pos_embed.pos_embed, time_embedder.mlp.*,
+// vae2llm.*, llm2vae.*, latent_pos_embed.pos_embed. The autoencoder lives outside (ae.safetensors).
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/attention.h"
+#include "model/config.h"
+#include "model/embeddings.h"
+#include "model/qwen2.h"
+#include "model/siglip.h"
+
+namespace sgt::model {
+
+// One packed batch (NaViT packing, spec §2.3). Index tensors are int64 positions in the packed sequence of L
+// tokens; every position is covered by exactly one of text / ViT / VAE tokens.
+struct BagelPackedInputs {
+  int64_t sequence_length = 0;
+  torch::Tensor packed_text_ids;       // [N_text]
+  torch::Tensor packed_text_indexes;   // [N_text]
+  torch::Tensor packed_position_ids;   // [L] RoPE ids
+  PackLayout layout;                   // splits and attention modes
+  // ViT images (understanding): patches in (py, px, c) order, extrapolated position ids, one length per image
+  torch::Tensor packed_vit_tokens;         // [N_vit, 3*p*p]
+  torch::Tensor packed_vit_position_ids;   // [N_vit]
+  torch::Tensor packed_vit_token_indexes;  // [N_vit]
+  std::vector<int64_t> vit_token_seqlens;
+  // VAE latent tokens (generation copy): x_t already mixed by the caller, t in [0, 1] (0 for clean images)
+  torch::Tensor packed_vae_tokens;            // [N_vae, patch_latent_dim]
+  torch::Tensor packed_latent_position_ids;   // [N_vae] i*max_latent_size + j
+  torch::Tensor packed_vae_token_indexes;     // [N_vae]
+  torch::Tensor packed_timesteps;             // [N_vae]
+  AttentionImpl impl = AttentionImpl::kSplitwise;
+};
+
+class BagelImpl : public torch::nn::Module {
+ public:
+  explicit BagelImpl(const BagelConfig& c);
+  // -> final hidden states [L, hidden] (und tokens through `norm`, VAE tokens through `norm_moe_gen`)
+  torch::Tensor forward(const BagelPackedInputs& in);
+  // hidden [L, hidden], indexes [n] -> logits [n, vocab]
+  torch::Tensor text_logits(const torch::Tensor& hidden, const torch::Tensor& indexes);
+  // hidden [L, hidden], indexes [n] -> predicted velocity [n, patch_latent_dim]
+  torch::Tensor velocity(const torch::Tensor& hidden, const torch::Tensor& indexes);
+  const BagelConfig& config() const { return config_; }
+
+  Qwen2ForCausalLM language_model{nullptr};
+  SiglipVisionModel vit_model{nullptr};
+  MLPConnector connector{nullptr};
+  PositionEmbedding vit_pos_embed{nullptr};
+  TimestepEmbedder time_embedder{nullptr};
+  torch::nn::Linear vae2llm{nullptr}, llm2vae{nullptr};
+  PositionEmbedding latent_pos_embed{nullptr};
+
+ private:
+  BagelConfig config_;
+};
+TORCH_MODULE(Bagel);
+
+// Latent [C, 2h, 2w] (p = latent_patch_size) -> tokens [h*w, p*p*C] in (h, w, py, px, c) order, and back.
+torch::Tensor patchify_latent(const torch::Tensor& latent, int64_t p);
+torch::Tensor unpatchify_latent(const torch::Tensor& tokens, int64_t h, int64_t w, int64_t p, int64_t channels);
+
+}  // namespace sgt::model
