@@ -47,8 +47,9 @@ function(sgt_add_test name)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
+  string(REPLACE ";" "\\;" _labels "${A_LABELS}")  # keep every label through gtest_discover_tests
   gtest_discover_tests(${name}
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+    PROPERTIES LABELS "${_labels}" TIMEOUT ${A_TIMEOUT}
     ENVIRONMENT "SGT_PYTHON=${SGT_PYTHON};SGT_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()

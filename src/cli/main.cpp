@@ -19,6 +19,11 @@ int main(int argc, char** argv) {
     if (!log_level.empty()) sgt::log::set_level(sgt::log::parse_level(log_level));
   });
   sgt::cli::register_inspect(app);
+  sgt::cli::register_env(app);
+  sgt::cli::register_tokenize(app);
+  sgt::cli::register_world(app);
+  sgt::cli::register_data_inspect(app);
+  sgt::cli::register_data_render(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
