@@ -5,6 +5,15 @@
   data_bench.py run DIR PROCS [SIDE] [DRAFT]  decodes (with DRAFT=1 through PIL's JPEG draft mode, i.e. DCT
                                scaling to >= SIDE), renders the colour-per-instance target, resizes both to a
                                shorter side of SIDE (512); prints {"samples", "seconds", "checksum"} as JSON
+  data_bench.py shards DIR OUT PER_SHARD   packs DIR's sa_<i>.jpg + .json pairs into webdataset tar shards
+                               OUT/sa-000000.tar, ... (PER_SHARD samples each; keys sa_<i>)
+  data_bench.py loader WORKERS SAMPLES SHARD...  the loader-level reference (bench/data/bench_data_loader.cpp):
+                               webdataset.WebDataset over the shards -> decode (PIL RGB, json, pycocotools masks,
+                               colour-per-instance target) -> BAGEL's ImageTransform size (shorter side >= 512,
+                               longer <= 1024, stride 16; image BICUBIC, target NEAREST), through a torch
+                               DataLoader with num_workers=WORKERS (0: in the main process); SAMPLES > 0 stops
+                               after that many; prints {"samples", "seconds", "cpu_seconds", "in_bytes", "out_pixels"}
+                               as JSON (cpu: user + system of the process and its joined workers)
 
 Rendering (the assumption of spec-sgt-data-eval.md §1.5): masks sorted by area, largest first, each painted
 with colour palette[k] where k is its rank, so smaller masks overwrite larger ones; uncovered pixels stay 0.
@@ -14,6 +23,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from multiprocessing import Pool
 
 import numpy as np
@@ -95,8 +105,80 @@ def run(folder, procs, side, draft):
     print(json.dumps(dict(samples=len(files), seconds=dt, checksum=int(sum(sums)))))
 
 
+def make_shards(folder, out, per_shard):
+    import tarfile
+    os.makedirs(out, exist_ok=True)
+    stems = sorted((f[:-4] for f in os.listdir(folder) if f.endswith(".jpg")), key=lambda s: int(s.split("_")[1]))
+    for start in range(0, len(stems), per_shard):
+        with tarfile.open(os.path.join(out, f"sa-{start // per_shard:06d}.tar"), "w") as tar:
+            for stem in stems[start:start + per_shard]:
+                for ext in ("jpg", "json"):
+                    tar.add(os.path.join(folder, f"{stem}.{ext}"), arcname=f"{stem}.{ext}")
+
+
+def bagel_transform_size(width, height, stride=16, min_size=512, max_size=1024, max_pixels=14 * 14 * 9 * 1024):
+    """BAGEL's MaxLongEdgeMinShortEdgeResize output size (data/transforms.py), as (width, height)."""
+    def apply_scale(w, h, scale):
+        return (max(stride, round(round(w * scale) / stride) * stride),
+                max(stride, round(round(h * scale) / stride) * stride))
+    scale = min(max_size / max(width, height), 1.0)
+    scale = max(scale, min_size / min(width, height))
+    w, h = apply_scale(width, height, scale)
+    if w * h > max_pixels:
+        w, h = apply_scale(w, h, max_pixels / (w * h))
+    if max(w, h) > max_size:
+        w, h = apply_scale(w, h, max_size / max(w, h))
+    return w, h
+
+
+def loader_decode(sample):
+    """One webdataset sample (dict of raw bytes) -> what the training step would get; returns sizes only."""
+    in_bytes = sum(len(v) for k, v in sample.items() if not k.startswith("__"))
+    image = Image.open(io.BytesIO(sample["jpg"])).convert("RGB")
+    doc = json.loads(sample["json"])
+    anns = sorted(doc["annotations"], key=lambda a: -a["area"])
+    h, w = image.height, image.width
+    rng = np.random.default_rng(zlib.crc32(sample["__key__"].encode()))
+    colours = rng.integers(1, 256, size=(len(anns), 3), dtype=np.uint8)
+    target = np.zeros((h, w, 3), np.uint8)
+    for k, a in enumerate(anns):
+        target[mask_util.decode(a["segmentation"]).astype(bool)] = colours[k]
+    size = bagel_transform_size(w, h)
+    image = image.resize(size, Image.BICUBIC)
+    target = Image.fromarray(target).resize(size, Image.NEAREST)
+    return in_bytes, image.width * image.height + target.width * target.height
+
+
+def run_loader(workers, samples, shards):
+    import torch
+    import webdataset as wds
+    import resource
+    torch.set_num_threads(1)
+
+    def cpu():  # this process + finished (joined) worker processes: user + system seconds
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    c0 = cpu()
+    t0 = time.perf_counter()
+    ds = wds.WebDataset(shards, shardshuffle=False, empty_check=False).map(loader_decode)
+    dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers)
+    n = in_bytes = out_pixels = 0
+    for b, p in dl:
+        n, in_bytes, out_pixels = n + 1, in_bytes + int(b), out_pixels + int(p)
+        if 0 < samples <= n:
+            break
+    dt = time.perf_counter() - t0
+    del dl  # joins the workers, so that their CPU time is counted
+    print(json.dumps(dict(samples=n, seconds=dt, cpu_seconds=cpu() - c0, in_bytes=in_bytes, out_pixels=out_pixels)))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "make":
+    if sys.argv[1] == "shards":
+        make_shards(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "loader":
+        run_loader(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+    elif sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3]))
     else:
         run(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 512,

@@ -1,7 +1,6 @@
 #include "core/config.h"
 
-#include <fstream>
-#include <sstream>
+#include "core/file.h"
 
 namespace sgt::config {
 
@@ -13,12 +12,6 @@ Json parse(const std::string& text, const std::string& where) {
   }
 }
 
-Json load_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SGT_CHECK(in.good(), "config", "cannot open {}", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
-}
+Json load_json_file(const std::string& path) { return parse(read_text_file(path), path); }
 
 }  // namespace sgt::config

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <string>
 
+#include "core/file.h"
+
 namespace sgt::io {
 
 class AtomicFile {
@@ -26,7 +28,7 @@ class AtomicFile {
 void atomic_write_text(const std::string& path, const std::string& text);
 // fsync a folder so that a rename inside it is durable.
 void fsync_dir(const std::string& dir);
-std::string read_text_file(const std::string& path);
+using ::sgt::read_text_file;  // core/file.h; kept under io:: for its many callers
 std::string parent_dir(const std::string& path);
 
 }  // namespace sgt::io

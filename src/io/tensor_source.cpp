@@ -4,8 +4,7 @@
 #include <filesystem>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
+#include "core/config.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 
@@ -20,11 +19,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 // Loads the shards named by an HF index file and checks that every entry of its weight_map is in its shard.
 TensorSource open_index(const std::string& index_path) {
-  nlohmann::json j;
+  const std::string text = read_text_file(index_path);
+  config::Json j;
   try {
-    j = nlohmann::json::parse(read_text_file(index_path));
-  } catch (const nlohmann::json::exception& e) {
-    SGT_FAIL(kC, "{}: malformed index JSON: {}", index_path, e.what());
+    j = config::parse(text, index_path);
+  } catch (const Error& e) {  // reported by this component: "[tensor-source] PATH: malformed JSON at byte N: ..."
+    SGT_FAIL(kC, "{}", e.detail());
   }
   SGT_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(), kC,
             "{}: index has no weight_map object", index_path);

@@ -1,7 +1,5 @@
 // FLUX autoencoder vs diffusers AutoencoderKL (tools/model_ref.py vae) through the key mapping; scale/shift and
 // sample-vs-mean; the pixel-space option. fp32 tolerance: max |ours - ref| <= 1e-5 * max |ref|.
-#include <cstdio>
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -9,6 +7,7 @@
 #include "io/state_dict.h"
 #include "io/torch_tensors.h"
 #include "model/autoencoder.h"
+#include "model_test_util.h"
 #include "testing/testing.h"
 
 using namespace sgt;
@@ -25,11 +24,8 @@ VAEConfig tiny_vae() {
   c.norm_groups = 8;
   return c;
 }
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  const double e = (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-  std::printf("[parity] vae rel_err=%.3g\n", e);
-  return e;
-}
+// The error, printed with the label "vae" (model_test_util.h).
+double rel_err(const torch::Tensor& a, const torch::Tensor& b) { return test::logged("vae", test::rel_err(a, b)); }
 }  // namespace
 
 TEST(ModelAutoencoder, ParityWithDiffusersThroughKeyMapping) {

@@ -2,19 +2,20 @@
 // (q/k RMSNorm before RoPE, as BAGEL) with the same tiny random fp32 weights. Und routing, all-gen routing and a
 // random mix (the *_moe_gen copies equal the und copies, so every routing must give the HF logits).
 // Tolerance: fp32, max |ours - HF| <= 1e-5 * max |HF| (different but equally exact kernels).
-#include <cstdio>
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "io/state_dict.h"
 #include "io/tensor_source.h"
 #include "io/torch_tensors.h"
+#include "model_test_util.h"
 #include "model/qwen2.h"
 #include "testing/testing.h"
 
 using namespace sgt;
 using namespace sgt::model;
+using sgt::model::test::logged;
+using sgt::model::test::rel_err;
 
 namespace {
 
@@ -32,15 +33,6 @@ LLMConfig tiny_llm(bool qk_norm) {
   c.rms_norm_eps = 1e-6;
   c.qk_norm = qk_norm;
   return c;
-}
-
-double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-}
-// Prints the measured error so the reports can quote it.
-double logged(const std::string& what, double e) {
-  std::printf("[parity] %s rel_err=%.3g\n", what.c_str(), e);
-  return e;
 }
 
 void run_parity(const std::string& arch) {

@@ -1,7 +1,6 @@
 // SigLIP NaViT tower vs HF SiglipVisionModel (tools/model_ref.py siglip), and the sin-cos tables / timestep
 // features against the formulas of spec-bagel.md §1.5.
 #include <cmath>
-#include <cstdio>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -13,6 +12,7 @@
 #include "model/embeddings.h"
 #include "model/siglip.h"
 #include "testing/testing.h"
+#include "model_test_util.h"
 
 using namespace sgt;
 using namespace sgt::model;
@@ -60,9 +60,8 @@ TEST(ModelVision, SiglipParityWithTransformersPackedImages) {
     b += lens[i];
     ASSERT_EQ(got.sizes(), expect.sizes()) << i;
     // fp32; LayerNorm-ed outputs of order 1: max abs error <= 1e-5 * max |ref|
-    const double e = (got - expect).abs().max().item<double>() / expect.abs().max().item<double>();
-    std::printf("[parity] siglip %lldx%lld rel_err=%.3g\n", static_cast<long long>(kSizes[i].first),
-                static_cast<long long>(kSizes[i].second), e);
+    const double e = test::logged(fmt::format("siglip {}x{}", kSizes[i].first, kSizes[i].second),
+                                  test::rel_err(got, expect));
     EXPECT_LE(e, 1e-5) << "image " << i;
   }
 }
