@@ -33,6 +33,7 @@ torch::Tensor BagelImpl::forward(const BagelPackedInputs& in) {
   auto gen_mask = torch::zeros({L}, torch::TensorOptions().dtype(torch::kBool).device(opts.device()));
   if (in.packed_vit_tokens.defined() && in.packed_vit_tokens.size(0) > 0) {
     SGT_CHECK(config_.visual_und, "model.bagel", "ViT tokens given to a model built without visual_und");
+    vit_model->vision_model->checkpoint_layers = in.checkpoint;
     auto v = vit_model(in.packed_vit_tokens, in.packed_vit_position_ids, in.vit_token_seqlens);
     v = connector(v) + vit_pos_embed(in.packed_vit_position_ids);
     h = h.index_copy(0, in.packed_vit_token_indexes, v.to(opts.dtype()));
@@ -59,6 +60,7 @@ torch::Tensor BagelImpl::forward(const BagelPackedInputs& in) {
   pf.gen_mask = gen_mask;
   pf.layout = in.layout;
   pf.impl = in.impl;
+  pf.checkpoint_layers = in.checkpoint;
   return language_model->model(h, pf);
 }
 

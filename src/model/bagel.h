@@ -33,6 +33,7 @@ struct BagelPackedInputs {
   torch::Tensor packed_vae_token_indexes;     // [N_vae]
   torch::Tensor packed_timesteps;             // [N_vae]
   AttentionImpl impl = AttentionImpl::kSplitwise;
+  bool checkpoint = false;  // activation checkpointing of every decoder and SigLIP layer (training memory)
 };
 
 class BagelImpl : public torch::nn::Module {

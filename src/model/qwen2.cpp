@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "model/recompute.h"
 
 namespace sgt::model {
 
@@ -185,7 +186,17 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
   r.freeze_und = config_.freeze_und;
   auto [cos, sin] = rope_cos_sin(in.position_ids.to(embeds.device()), config_.head_size(), config_.rope_theta);
   auto h = embeds;
-  for (const auto& layer : *layers) h = layer->as<Qwen2MoTDecoderLayer>()->forward(h, r, cos, sin, in.layout, in.impl);
+  for (const auto& layer : *layers) {
+    auto* l = layer->as<Qwen2MoTDecoderLayer>();
+    if (in.checkpoint_layers) {
+      // Captured by value: the closure runs again during backward, after this function has returned.
+      h = recompute([l, r, cos = cos, sin = sin, layout = in.layout, impl = in.impl](const torch::Tensor& x) {
+        return l->forward(x, r, cos, sin, layout, impl);
+      }, h);
+    } else {
+      h = l->forward(h, r, cos, sin, in.layout, in.impl);
+    }
+  }
   return r.apply(h, [&](const torch::Tensor& t) { return norm(t); },
                  [&](const torch::Tensor& t) { return norm_moe_gen(t); });
 }

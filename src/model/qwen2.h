@@ -89,6 +89,7 @@ struct PackedForward {
   torch::Tensor gen_mask;      // bool [L]; undefined = every token und
   PackLayout layout;
   AttentionImpl impl = AttentionImpl::kSplitwise;
+  bool checkpoint_layers = false;  // recompute each decoder layer in backward (model/recompute.h)
 };
 
 class Qwen2ModelImpl : public torch::nn::Module {

@@ -1,6 +1,7 @@
 #include "model/siglip.h"
 
 #include "core/error.h"
+#include "model/recompute.h"
 
 namespace sgt::model {
 
@@ -103,7 +104,11 @@ torch::Tensor SiglipVisionTransformerImpl::forward(const torch::Tensor& patches,
   SGT_CHECK(total == patches.size(0), "model.siglip", "seqlens sum to {}, patches {}", total,
             sgt::shape_str(patches.sizes().vec()));
   auto h = embeddings(patches, position_ids);
-  for (const auto& layer : *encoder->layers) h = layer->as<SiglipEncoderLayer>()->forward(h, seqlens);
+  for (const auto& layer : *encoder->layers) {
+    auto* l = layer->as<SiglipEncoderLayer>();
+    h = checkpoint_layers ? recompute([l, seqlens](const torch::Tensor& x) { return l->forward(x, seqlens); }, h)
+                          : l->forward(h, seqlens);
+  }
   return post_layernorm(h);
 }
 

@@ -68,6 +68,7 @@ class SiglipVisionTransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& patches, const torch::Tensor& position_ids,
                         const std::vector<int64_t>& seqlens);
   SiglipEmbeddings embeddings{nullptr};
+  bool checkpoint_layers = false;  // recompute each encoder layer in backward (model/recompute.h)
   SiglipEncoder encoder{nullptr};
   torch::nn::LayerNorm post_layernorm{nullptr};
 };
