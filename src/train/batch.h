@@ -1,0 +1,43 @@
+#pragma once
+// From a packed sequence (data::Pack) and its decoded samples to the model's inputs and the loss targets
+// (spec-bagel.md §2.3-2.8). Flow matching on VAE latents: for a noisy image with raw draw r ~ N(0,1),
+//   t = sigmoid(r), then shifted t' = s*t / (1 + (s-1)*t)        (timestep_shift s; 1 = no shift)
+//   x_t = (1 - t')*x0 + t'*eps,  target velocity = eps - x0,     eps ~ N(0, I) from the batch generator
+// Clean (condition) images get t = 0 and x_t = x0. ViT images become (py, px, c) patches in [-1, 1].
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "data/packing.h"
+#include "model/autoencoder.h"
+#include "model/bagel.h"
+#include "train/samples.h"
+
+namespace sgt::train {
+
+struct TrainBatch {
+  model::BagelPackedInputs inputs;
+  torch::Tensor ce_indexes;   // int64 [N_ce]  sequence positions whose hidden state predicts ce_labels
+  torch::Tensor ce_labels;    // int64 [N_ce]
+  torch::Tensor mse_indexes;  // int64 [N_mse] sequence positions of noisy latent tokens
+  torch::Tensor mse_targets;  // float [N_mse, patch_latent_dim]  eps - x0
+  int64_t ce_tokens = 0, mse_tokens = 0, num_tokens = 0, num_samples = 0;
+};
+
+struct BatchOptions {
+  double timestep_shift = 1.0;
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;  // dtype of the float inputs (params' dtype)
+  bool checkpoint = false;                     // activation checkpointing in the forward
+};
+
+// samples[i] is the decoded sample of pack.sample_keys[i]. gen draws eps (seeded per micro-batch by the trainer).
+TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSample*>& samples,
+                       const model::BagelConfig& cfg, model::AutoEncoder& ae, torch::Generator& gen,
+                       const BatchOptions& opt);
+
+// The BAGEL timestep shift applied to t in (0, 1).
+double shift_timestep(double t, double shift);
+
+}  // namespace sgt::train

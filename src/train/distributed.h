@@ -1,0 +1,67 @@
+#pragma once
+// Data-parallel communication for training: the launch environment (torchrun / Slurm) and a thin wrapper over a
+// c10d process group (Gloo on CPU, NCCL on CUDA when built with SGT_WITH_CUDA). docs/distributed.md has the
+// launch recipes, the env variables and the sharding scheme.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace sgt::train {
+
+struct DistEnv {
+  int64_t rank = 0, world_size = 1, local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 29500;
+  std::string launcher = "single";  // single | torchrun | slurm
+  // torchrun's agent already hosts the TCPStore at master_addr:master_port (TORCHELASTIC_USE_AGENT_STORE=True):
+  // every rank is then a client; otherwise rank 0 hosts it.
+  bool agent_store = false;
+  int64_t restart_count = 0;  // TORCHELASTIC_RESTART_COUNT: keeps the keys of a restarted attempt apart
+};
+
+// torchrun: RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT. Slurm (srun): SLURM_PROCID / SLURM_NTASKS /
+// SLURM_LOCALID with MASTER_ADDR (or SLURM_LAUNCH_NODE_IPADDR) and MASTER_PORT. Otherwise one process.
+// Inconsistent or partial values throw sgt::Error naming the variable.
+DistEnv dist_env_from_environment();
+
+class Dist {
+ public:
+  // world_size 1: no store, no sockets, every collective is a no-op. Otherwise rendezvous through a TCPStore and a
+  // Gloo (CPU device) or NCCL (CUDA device) backend. `timeout` bounds the rendezvous and every collective: a peer
+  // that dies makes the survivors throw sgt::Error naming the collective instead of hanging.
+  static std::shared_ptr<Dist> create(const DistEnv& env, torch::Device device, std::chrono::seconds timeout);
+  ~Dist();
+
+  int64_t rank() const { return rank_; }
+  int64_t world_size() const { return world_size_; }
+  torch::Device device() const { return device_; }
+  const std::string& backend_name() const { return backend_name_; }
+
+  void all_reduce_sum(torch::Tensor& t);                // in place
+  void all_reduce_sum(std::vector<torch::Tensor>& ts);  // in place, one collective per tensor
+  double sum(double x);                                 // scalar all-reduce in float64
+  void broadcast(torch::Tensor& t, int64_t root);
+  void barrier();
+  // input [world_size * n] -> output [n]: output = sum over ranks of input[rank * n : (rank + 1) * n].
+  void reduce_scatter_sum(torch::Tensor& output, torch::Tensor& input);
+  // input [n] -> output [world_size * n], rank r's input at [r * n, (r + 1) * n).
+  void all_gather(torch::Tensor& output, torch::Tensor& input);
+
+ private:
+  Dist(int64_t rank, int64_t world_size, torch::Device device);  // out of line: Impl is incomplete here
+  void check_tensor(const torch::Tensor& t, const char* op) const;
+
+  int64_t rank_, world_size_;
+  torch::Device device_;
+  std::string backend_name_ = "none";
+  std::chrono::milliseconds timeout_{0};
+  // The store and the backend; behind a pointer so that this header stays free of c10d's headers.
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sgt::train

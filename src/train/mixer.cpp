@@ -1,0 +1,184 @@
+#include "train/mixer.h"
+
+#include <algorithm>
+#include <any>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace sgt::train {
+
+void MixConfig::validate() const {
+  SGT_CHECK(!sources.empty(), "train.mix", "no data sources");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    sources[i].validate();
+    for (size_t j = 0; j < i; ++j)
+      SGT_CHECK(sources[i].name != sources[j].name, "train.mix", "two sources are named '{}'", sources[i].name);
+  }
+  for (const auto& name : interleave) {
+    SGT_CHECK(std::any_of(sources.begin(), sources.end(), [&](const SourceConfig& s) { return s.name == name; }),
+              "train.mix", "interleave names unknown source '{}'", name);
+  }
+  packing.validate();
+  sizes.validate();
+  SGT_CHECK(decode_threads >= 1, "train.mix", "decode_threads {} must be >= 1", decode_threads);
+}
+
+std::string MixerState::to_json() const {
+  nlohmann::ordered_json j;
+  j["rng"] = rng;
+  j["micro_batches"] = micro_batches;
+  j["pending"] = pending;
+  auto arr = nlohmann::ordered_json::array();
+  for (const auto& l : loaders) arr.push_back(nlohmann::ordered_json::parse(l.to_json()));
+  j["loaders"] = arr;
+  return j.dump();
+}
+
+MixerState MixerState::from_json(const std::string& text) {
+  MixerState s;
+  try {
+    auto j = nlohmann::json::parse(text);
+    s.rng = j.at("rng").get<std::string>();
+    s.micro_batches = j.at("micro_batches").get<int64_t>();
+    s.pending = j.at("pending").get<std::vector<int64_t>>();
+    for (const auto& l : j.at("loaders")) s.loaders.push_back(data::LoaderState::from_json(l.dump()));
+  } catch (const nlohmann::json::exception& e) {
+    SGT_CHECK(false, "train.mix", "malformed mixer state: {}", e.what());
+  }
+  return s;
+}
+
+Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, uint64_t seed, int64_t consumer,
+             int64_t num_consumers, std::optional<MixerState> resume)
+    : cfg_(std::move(cfg)), seed_(seed), consumer_(consumer), rng_(Rng::derive(seed, 0x6d6978ULL + consumer)) {
+  cfg_.validate();
+  SGT_CHECK(consumer >= 0 && consumer < num_consumers, "train.mix", "consumer {} outside [0, {})", consumer,
+            num_consumers);
+  const size_t n = cfg_.sources.size();
+  placed_.resize(n);
+  if (resume) {
+    SGT_CHECK(resume->loaders.size() == n, "train.mix", "resume state has {} sources, the config {}",
+              resume->loaders.size(), n);
+    rng_.set_state(Rng::parse_state(resume->rng));
+    micro_batches_ = resume->micro_batches;
+    placed_ = resume->loaders;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    data::LoaderConfig lc;
+    lc.shards = cfg_.sources[i].shards;
+    lc.seed = seed + 1000003ULL * i;
+    lc.rank = consumer;
+    lc.world_size = num_consumers;
+    lc.decode_threads = cfg_.decode_threads;
+    lc.shuffle_buffer = cfg_.shuffle_buffer;
+    lc.epochs = 0;  // endless: steps, not epochs, bound a run
+    auto decoder = std::make_shared<SampleDecoder>(cfg_.sources[i], static_cast<int64_t>(i), cfg_.sizes, tokenizer);
+    auto fn = [decoder](data::WdsSample& raw, Rng& rng) -> std::any {
+      return std::make_shared<const TrainSample>(decoder->decode(raw, rng));
+    };
+    loaders_.push_back(std::make_unique<data::Loader>(lc, fn, placed_[i]));
+  }
+  pending_.resize(n);
+  if (resume) {
+    for (int64_t s : resume->pending) {
+      SGT_CHECK(s >= 0 && s < static_cast<int64_t>(n), "train.mix", "pending source {} of {}", s, n);
+      pending_[s] = read(s);  // the left-over sample is re-read: placed_ stops before it
+    }
+  }
+}
+
+std::shared_ptr<const TrainSample> Mixer::read(int64_t source) {
+  if (pending_.size() > static_cast<size_t>(source) && pending_[source]) return std::move(pending_[source]);
+  auto s = loaders_[source]->next();
+  SGT_CHECK(s.has_value(), "train.mix", "source '{}' produced no sample (every sample bad?) {}",
+            cfg_.sources[source].name, loaders_[source]->bad_samples().summary());
+  return std::any_cast<std::shared_ptr<const TrainSample>>(s->value);
+}
+
+int64_t Mixer::draw_source(const std::vector<int64_t>& allowed) {
+  double total = 0;
+  for (int64_t s : allowed) total += cfg_.sources[s].weight;
+  double u = rng_.uniform() * total;
+  for (int64_t s : allowed) {
+    u -= cfg_.sources[s].weight;
+    if (u < 0) return s;
+  }
+  return allowed.back();
+}
+
+MicroBatch Mixer::next() {
+  const auto& pc = cfg_.packing;
+  std::vector<int64_t> allowed;
+  if (cfg_.interleave.empty()) {
+    for (size_t i = 0; i < cfg_.sources.size(); ++i) allowed.push_back(static_cast<int64_t>(i));
+  } else {
+    const auto& name = cfg_.interleave[micro_batches_ % static_cast<int64_t>(cfg_.interleave.size())];
+    for (size_t i = 0; i < cfg_.sources.size(); ++i)
+      if (cfg_.sources[i].name == name) allowed.push_back(static_cast<int64_t>(i));
+  }
+  // Drops and timesteps: a pure function of (seed, consumer, micro-batch), so no state is needed for them.
+  Rng pack_rng = Rng::derive(seed_ ^ 0x7061636bULL, static_cast<uint64_t>(consumer_) * 1000000007ULL + micro_batches_);
+  MicroBatch mb;
+  mb.per_source.assign(cfg_.sources.size(), 0);
+  auto place = [&](std::shared_ptr<const TrainSample> s) {
+    data::append_sample(mb.pack, s->plan, pc, pack_rng);
+    ++mb.per_source[s->source];
+    placed_[s->source] = loaders_[s->source]->state();
+    mb.samples.push_back(std::move(s));
+  };
+  auto too_long = [&](const TrainSample& s) {
+    if (s.num_tokens() <= pc.max_num_tokens_per_sample && s.num_tokens() <= pc.max_num_tokens) return false;
+    log::warn("train.mix: sample {} of source '{}' has {} tokens, above the per-sample budget; skipped", s.key,
+              cfg_.sources[s.source].name, s.num_tokens());
+    placed_[s.source] = loaders_[s.source]->state();
+    return true;
+  };
+  for (int64_t s : allowed)  // left-overs of the previous micro-batches first
+    if (pending_[s]) place(read(s));
+  for (int64_t s : allowed) {
+    if (!cfg_.sources[s].mandatory || mb.per_source[s] > 0) continue;
+    for (;;) {
+      auto sample = read(s);
+      if (too_long(*sample)) continue;
+      place(std::move(sample));
+      break;
+    }
+  }
+  while (mb.pack.length() < pc.expected_num_tokens) {
+    const int64_t src = draw_source(allowed);
+    auto sample = read(src);
+    if (too_long(*sample)) continue;
+    if (mb.pack.length() + sample->num_tokens() > pc.max_num_tokens && !mb.samples.empty()) {
+      pending_[src] = std::move(sample);  // goes first into the next micro-batch that allows its source
+      break;
+    }
+    place(std::move(sample));
+  }
+  SGT_CHECK(!mb.samples.empty(), "train.mix", "micro-batch {} is empty (no source allowed?)", micro_batches_);
+  ++micro_batches_;
+  return mb;
+}
+
+MixerState Mixer::state() const {
+  MixerState s;
+  s.rng = rng_.state_string();
+  s.micro_batches = micro_batches_;
+  for (size_t i = 0; i < pending_.size(); ++i)
+    if (pending_[i]) s.pending.push_back(static_cast<int64_t>(i));
+  s.loaders = placed_;
+  return s;
+}
+
+std::string Mixer::bad_sample_summary() const {
+  std::string out;
+  for (size_t i = 0; i < loaders_.size(); ++i) {
+    if (!out.empty()) out += "; ";
+    out += cfg_.sources[i].name + ": " + loaders_[i]->bad_samples().summary();
+  }
+  return out;
+}
+
+}  // namespace sgt::train

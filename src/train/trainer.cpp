@@ -1,0 +1,345 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/autocast_mode.h>
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/state_dict.h"
+#include "io/tensor_source.h"
+#include "io/torch_tensors.h"
+#include "model/registry.h"
+#include "train/batch.h"
+#include "train/ema.h"
+#include "train/losses.h"
+
+namespace fs = std::filesystem;
+
+namespace sgt::train {
+namespace {
+
+constexpr const char* kC = "train";
+
+double rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  return 0;
+}
+
+torch::Generator make_generator(uint64_t seed) {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return g;
+}
+
+// Global sum over ranks (no-op for a single process).
+double global_sum(const std::shared_ptr<Dist>& dist, double x) { return dist ? dist->sum(x) : x; }
+
+}  // namespace
+
+void TrainConfig::validate() const {
+  SGT_CHECK(!model_config.empty() || !init_from.empty(), kC, "set model_config (a BagelConfig JSON) or init_from");
+  SGT_CHECK(steps >= 0 && grad_accum >= 1, kC, "steps {} must be >= 0 and grad_accum {} >= 1", steps, grad_accum);
+  SGT_CHECK(ce_weight >= 0 && mse_weight >= 0 && ce_weight + mse_weight > 0, kC, "loss weights {} / {}", ce_weight,
+            mse_weight);
+  SGT_CHECK(ema_decay >= 0 && ema_decay < 1, kC, "ema_decay {} must be in [0, 1)", ema_decay);
+  SGT_CHECK(timestep_shift > 0, kC, "timestep_shift {} must be > 0", timestep_shift);
+  SGT_CHECK(device == "cpu" || device == "cuda", kC, "device '{}' must be cpu or cuda", device);
+  SGT_CHECK(precision == "fp32" || precision == "bf16", kC, "precision '{}' must be fp32 or bf16", precision);
+  SGT_CHECK(save_every >= 0 && log_every >= 1 && max_nonfinite_in_row >= 1, kC,
+            "save_every {}, log_every {}, max_nonfinite_in_row {}", save_every, log_every, max_nonfinite_in_row);
+  data.validate();
+  lr.validate();
+}
+
+std::string StepMetrics::to_json() const {
+  nlohmann::ordered_json j;
+  j["step"] = step;
+  j["loss"] = loss;
+  j["ce"] = ce;
+  j["mse"] = mse;
+  j["lr"] = lr;
+  j["grad_norm"] = grad_norm;
+  j["tokens"] = tokens;
+  j["ce_tokens"] = ce_tokens;
+  j["mse_tokens"] = mse_tokens;
+  j["samples"] = samples;
+  j["seconds"] = seconds;
+  j["tokens_per_s"] = tokens_per_s;
+  j["rss_mb"] = rss_mb;
+  j["data_s"] = data_s;
+  j["compute_s"] = compute_s;
+  j["optimizer_s"] = optimizer_s;
+  j["device_mb"] = device_mb;
+  j["skipped"] = skipped;
+  // nlohmann writes NaN as null; keep the information
+  if (!std::isfinite(loss)) j["loss"] = "nan";
+  return j.dump();
+}
+
+std::string find_tokenizer(const std::string& hint) {
+  if (!hint.empty()) return hint;
+  if (const char* env = std::getenv("SGT_TOKENIZER"); env && *env) return env;
+  for (const char* c : {"../shared/fixtures/qwen-tokenizer/tokenizer.json",
+                        "../../shared/fixtures/qwen-tokenizer/tokenizer.json"}) {
+    if (fs::exists(c)) return c;
+  }
+#ifdef SGT_SOURCE_DIR
+  const std::string beside = std::string(SGT_SOURCE_DIR) + "/../shared/fixtures/qwen-tokenizer/tokenizer.json";
+  if (fs::exists(beside)) return beside;
+#endif
+  SGT_FAIL(kC, "no tokenizer: pass --tokenizer PATH (a Qwen2 tokenizer.json) or set SGT_TOKENIZER");
+}
+
+Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(cfg)), dist_(std::move(dist)) {
+  cfg_.validate();
+  if (dist_) {
+    rank_ = dist_->rank();
+    world_ = dist_->world_size();
+  }
+  if (cfg_.device == "cuda") {
+    SGT_CHECK(torch::cuda::is_available(), kC, "device cuda requested but no CUDA device is available");
+    const char* lr = std::getenv("LOCAL_RANK");
+    device_ = torch::Device(torch::kCUDA, lr ? std::atoi(lr) : 0);
+  }
+  tokenizer_ = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(find_tokenizer(cfg_.tokenizer)));
+  build_model();
+  // Consumers: micro-batch m of rank r reads split r * accum + m of G (see mixer.h).
+  const int64_t G = world_ * cfg_.grad_accum;
+  const auto latest = cfg_.resume ? io::latest_checkpoint(cfg_.run_dir + "/checkpoints") : std::nullopt;
+  std::optional<nlohmann::json> state;
+  if (latest) {
+    state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
+    const int64_t world = state->at("world_size").get<int64_t>(), accum = state->at("grad_accum").get<int64_t>();
+    SGT_CHECK(world == world_ && accum == cfg_.grad_accum, "train.checkpoint",
+              "{} was written by {} ranks x {} micro-batches; this run has {} x {} (data order and optimizer shards "
+              "depend on both)",
+              latest->path, world, accum, world_, cfg_.grad_accum);
+  }
+  for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
+    std::optional<MixerState> ms;
+    if (state) ms = MixerState::from_json(state->at("mixers").at(m).dump());
+    mixers_.push_back(std::make_unique<Mixer>(cfg_.data, tokenizer_, cfg_.data_seed, rank_ * cfg_.grad_accum + m, G, ms));
+  }
+  if (latest) {
+    load_checkpoint();
+  } else if (rank_ == 0) {
+    fs::create_directories(cfg_.run_dir);
+    io::atomic_write_text(cfg_.run_dir + "/config.json", config::to_json(cfg_).dump(2) + "\n");
+    std::error_code ec;
+    fs::remove(cfg_.run_dir + "/metrics.jsonl", ec);  // a fresh run
+  }
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::build_model() {
+  torch::manual_seed(cfg_.seed);  // identical initial weights on every rank
+  if (!cfg_.init_from.empty() && fs::is_directory(cfg_.init_from)) {
+    auto loaded = model::load_bagel_folder(cfg_.init_from, torch::kFloat32, device_);
+    model_cfg_ = loaded.config;
+    model_ = loaded.model;
+  } else {
+    const auto& arch = model::find_architecture("bagel-mot");
+    model_cfg_ = arch.parse(config::load_json_file(cfg_.model_config), cfg_.model_config);
+    if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
+    model_ = model::Bagel(model_cfg_);
+    if (model_cfg_.visual_gen) {
+      torch::NoGradGuard g;
+      model_->llm2vae->weight.zero_();  // BAGEL starts llm2vae at zero
+      model_->llm2vae->bias.zero_();
+    }
+    if (!cfg_.init_from.empty()) model::load_bagel_weights(model_, cfg_.init_from);
+    model_->to(device_);
+  }
+  if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
+  ae_ = model::AutoEncoder(model_cfg_.vae);
+  if (model_cfg_.vae.kind != "pixel") {
+    SGT_CHECK(!cfg_.ae.empty(), kC, "the {} autoencoder needs weights: set ae (ae.safetensors)", model_cfg_.vae.kind);
+    model::load_autoencoder(ae_, cfg_.ae);
+  }
+  ae_->to(device_);
+  ae_->eval();
+  for (auto& p : ae_->parameters()) p.requires_grad_(false);  // the VAE is always frozen
+  if (cfg_.freeze_llm) {
+    for (auto& p : model_->language_model->parameters()) p.requires_grad_(false);
+  }
+  if (cfg_.freeze_vit && model_cfg_.visual_und) {
+    for (auto& p : model_->vit_model->parameters()) p.requires_grad_(false);
+  }
+  for (auto& item : model_->named_parameters()) {
+    if (item.value().requires_grad()) trainable_.emplace_back(item.key(), item.value());
+  }
+  SGT_CHECK(!trainable_.empty(), kC, "every parameter is frozen");
+  std::vector<torch::Tensor> params;
+  int64_t n = 0;
+  for (auto& [name, p] : trainable_) {
+    params.push_back(p);
+    n += p.numel();
+  }
+  AdamWOptions o;
+  o.beta1 = cfg_.beta1;
+  o.beta2 = cfg_.beta2;
+  o.eps = cfg_.eps;
+  o.weight_decay = cfg_.weight_decay;
+  o.shard = cfg_.shard_optimizer;
+  if (dist_ && world_ > 1) broadcast_parameters(*dist_, params, 0);  // identical start on every rank
+  opt_ = std::make_unique<AdamW>(params, o, dist_);
+  if (cfg_.shard_optimizer) {  // the EMA follows the sharded fp32 master (BAGEL's flat-parameter EMA)
+    std::vector<std::string> names;
+    for (const auto& [name, p] : trainable_) names.push_back(name);
+    ema_ = std::make_unique<Ema>(*opt_, names, cfg_.ema_decay);
+  } else {
+    ema_ = std::make_unique<Ema>(trainable_, cfg_.ema_decay);
+  }
+  log::info("train: {} trainable parameters in {} tensors; rank {}/{}; device {}", n, trainable_.size(), rank_, world_,
+            device_.str());
+}
+
+StepMetrics Trainer::train_step() {
+  const auto t0 = std::chrono::steady_clock::now();
+  model_->train();
+  // Build every micro-batch first: the loss normalisers are global token counts.
+  std::vector<MicroBatch> mbs;
+  std::vector<TrainBatch> batches;
+  BatchOptions bo;
+  bo.timestep_shift = cfg_.timestep_shift;
+  bo.device = device_;
+  bo.checkpoint = cfg_.checkpoint_activations;
+  const int64_t G = world_ * cfg_.grad_accum;
+  double local_ce = 0, local_mse = 0, local_tokens = 0, local_samples = 0;
+  for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
+    mbs.push_back(mixers_[m]->next());
+    std::vector<const TrainSample*> ptrs;
+    for (const auto& s : mbs.back().samples) ptrs.push_back(s.get());
+    const int64_t consumer = rank_ * cfg_.grad_accum + m;
+    // eps for the noisy latents: a function of (seed, step, consumer) only, so runs split differently agree.
+    auto gen = make_generator(Rng::derive(cfg_.seed, static_cast<uint64_t>(step_) * G + consumer).next_u64());
+    batches.push_back(build_batch(mbs.back().pack, ptrs, model_cfg_, ae_, gen, bo));
+    local_ce += batches.back().ce_tokens;
+    local_mse += batches.back().mse_tokens;
+    local_tokens += batches.back().num_tokens;
+    local_samples += batches.back().num_samples;
+  }
+  const auto t_data = std::chrono::steady_clock::now();
+  const double n_ce = global_sum(dist_, local_ce), n_mse = global_sum(dist_, local_mse);
+  const bool inject_nan =
+      std::find(cfg_.debug_nan_steps.begin(), cfg_.debug_nan_steps.end(), step_ + 1) != cfg_.debug_nan_steps.end();
+  double ce_sum = 0, mse_sum = 0;
+  const bool autocast = cfg_.precision == "bf16" && device_.is_cuda();
+  for (auto& b : batches) {
+    if (autocast) {
+      at::autocast::set_autocast_enabled(at::kCUDA, true);
+      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    }
+    auto hidden = model_->forward(b.inputs);
+    LossTerms terms = compute_losses(model_, hidden, b);
+    if (autocast) at::autocast::set_autocast_enabled(at::kCUDA, false);
+    auto loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    if (b.ce_tokens > 0) loss = loss + cfg_.ce_weight * terms.ce_sum / n_ce;
+    if (b.mse_tokens > 0) loss = loss + cfg_.mse_weight * terms.mse_sum / n_mse;
+    if (inject_nan) loss = loss * std::numeric_limits<double>::quiet_NaN();
+    loss.backward();
+    ce_sum += b.ce_tokens > 0 ? terms.ce_sum.item<double>() : 0;
+    mse_sum += b.mse_tokens > 0 ? terms.mse_sum.item<double>() : 0;
+  }
+  ce_sum = global_sum(dist_, ce_sum);
+  mse_sum = global_sum(dist_, mse_sum);
+  const double lr = cfg_.lr.at(step_);
+  const auto t_compute = std::chrono::steady_clock::now();
+  const StepResult r = opt_->step(lr, cfg_.max_grad_norm);
+  StepMetrics m;
+  m.data_s = std::chrono::duration<double>(t_data - t0).count();
+  m.compute_s = std::chrono::duration<double>(t_compute - t_data).count();
+  m.optimizer_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_compute).count();
+  m.skipped = r.skipped || inject_nan;
+  if (!m.skipped) {
+    ema_->update();
+    nonfinite_in_row_ = 0;
+  } else {
+    ++nonfinite_in_row_;
+    log::warn("train: step {}: non-finite loss or gradient (grad norm {}); update skipped ({} in a row)", step_ + 1,
+              r.grad_norm, nonfinite_in_row_);
+    SGT_CHECK(nonfinite_in_row_ < cfg_.max_nonfinite_in_row, kC,
+              "{} non-finite losses in a row (last at step {}): stopping; lower the learning rate or check the data",
+              nonfinite_in_row_, step_ + 1);
+  }
+  ++step_;
+  m.step = step_;
+  m.ce = n_ce > 0 ? ce_sum / n_ce : 0;
+  m.mse = n_mse > 0 ? mse_sum / n_mse : 0;
+  m.loss = (n_ce > 0 ? cfg_.ce_weight * m.ce : 0) + (n_mse > 0 ? cfg_.mse_weight * m.mse : 0);
+  if (inject_nan) m.loss = std::numeric_limits<double>::quiet_NaN();
+  m.lr = lr;
+  m.grad_norm = r.grad_norm;
+  m.ce_tokens = static_cast<int64_t>(n_ce);
+  m.mse_tokens = static_cast<int64_t>(n_mse);
+  m.tokens = static_cast<int64_t>(global_sum(dist_, local_tokens));
+  m.samples = static_cast<int64_t>(global_sum(dist_, local_samples));
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  m.tokens_per_s = m.seconds > 0 ? m.tokens / m.seconds : 0;
+  m.rss_mb = rss_mb();
+#ifdef SGT_WITH_CUDA
+  if (device_.is_cuda()) m.device_mb = 0;  // filled by the CUDA allocator stats when built with CUDA (docs/gpu.md)
+#endif
+  history_.push_back(m);
+  write_metrics(m);
+  return m;
+}
+
+void Trainer::run(int64_t max_steps, const std::function<void(const StepMetrics&)>& on_step) {
+  const int64_t end = max_steps >= 0 ? std::min(cfg_.steps, step_ + max_steps) : cfg_.steps;
+  Progress progress("tune", end - step_, "step");
+  while (step_ < end) {
+    const auto m = train_step();
+    progress.advance();
+    if (m.step % cfg_.log_every == 0 || m.step == end) {
+      progress.set_postfix(fmt::format("loss {:.4f} ce {:.3f} mse {:.4f} lr {:.2e} {:.0f} tok/s", m.loss, m.ce, m.mse,
+                                       m.lr, m.tokens_per_s));
+    }
+    if (on_step) on_step(m);
+    if (cfg_.save_every > 0 && (m.step % cfg_.save_every == 0 || m.step == cfg_.steps)) save_checkpoint();
+  }
+  progress.finish();
+}
+
+void Trainer::write_metrics(const StepMetrics& m) {
+  if (rank_ != 0) return;
+  fs::create_directories(cfg_.run_dir);
+  std::ofstream f(cfg_.run_dir + "/metrics.jsonl", std::ios::app);
+  f << m.to_json() << "\n";
+}
+
+model::Bagel Trainer::ema_model() const {
+  model::Bagel copy(model_cfg_);
+  copy->to(device_);
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  auto params = copy->named_parameters();
+  for (const auto& [name, p] : trainable_) named.emplace_back(name, params[name]);
+  {
+    torch::NoGradGuard g;
+    for (auto& item : model_->named_parameters()) params[item.key()].copy_(item.value());
+  }
+  ema_->copy_to(named);
+  copy->eval();
+  return copy;
+}
+
+std::string Trainer::bad_sample_summary() const {
+  std::string out;
+  for (const auto& m : mixers_) out += (out.empty() ? "" : " | ") + m->bad_sample_summary();
+  return out;
+}
+
+}  // namespace sgt::train

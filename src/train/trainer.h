@@ -1,0 +1,135 @@
+#pragma once
+// The SGT trainer (spec-sgt-data-eval.md §1.4, spec-bagel.md §2.8, §3): a BAGEL model tuned on a mixture of
+// generative proxy-task samples (flow matching on VAE latents) and VQA samples (cross-entropy), on one CPU, one GPU
+// or many ranks.
+//
+// One optimizer step = grad_accum micro-batches on each rank. Losses are normalised by GLOBAL token counts (all
+// micro-batches of all ranks), and gradients are summed over ranks, so the update equals the one of a single
+// process holding the whole global batch:
+//   loss = ce_weight * sum(CE) / N_ce_global + mse_weight * sum_tokens(mean_channels((v - (eps - x0))^2)) / N_mse_global
+// Run folder: config.json, metrics.jsonl, curves (PNG), checkpoints/step_N (model, ema, optimizer shards, state),
+// log.txt. Resuming from the latest checkpoint reproduces the uninterrupted run's losses exactly on CPU.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/autoencoder.h"
+#include "model/bagel.h"
+#include "text/tokenizer.h"
+#include "train/distributed.h"
+#include "train/ema.h"
+#include "train/lr_schedule.h"
+#include "train/mixer.h"
+#include "train/optimizer.h"
+
+namespace sgt::train {
+
+struct TrainConfig {
+  // Model: a BagelConfig JSON (fresh random weights unless `init_from`), or `init_from` = a BAGEL-7B-MoT folder
+  // (ema.safetensors + llm_config.json + vit_config.json) or a weights file for `model_config`.
+  std::string model_config;
+  std::string init_from;
+  std::string ae;  // ae.safetensors for a "flux" autoencoder (the "pixel" one has no weights)
+  std::string tokenizer;
+  std::string run_dir = "runs/tune";
+  MixConfig data;
+  uint64_t seed = 4396;      // model init and noise (per rank: derived from seed and rank)
+  uint64_t data_seed = 42;   // same on every rank
+  int64_t steps = 1000;
+  int64_t grad_accum = 1;
+  LrSchedule lr;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-15, weight_decay = 0.0;
+  bool shard_optimizer = false;  // ZeRO-style sharding of fp32 master weights and moments over ranks
+  double max_grad_norm = 1.0;
+  double ema_decay = 0.9999;
+  double ce_weight = 1.5, mse_weight = 1.0;  // SGT's defaults
+  double timestep_shift = 1.0;
+  bool freeze_llm = false, freeze_vit = false, freeze_und = false;
+  bool checkpoint_activations = false;
+  std::string device = "cpu";     // cpu | cuda (rank r uses cuda:LOCAL_RANK)
+  std::string precision = "fp32"; // fp32 | bf16 (autocast on CUDA; fp32 master weights)
+  int64_t save_every = 100;
+  int64_t keep_last = 2;
+  int64_t log_every = 10;
+  int64_t max_nonfinite_in_row = 5;  // K non-finite losses in a row stop the run
+  std::vector<int64_t> debug_nan_steps;  // fault injection for tests: the loss of these steps is made NaN
+  bool resume = true;                    // continue from run_dir/checkpoints/LATEST when present
+  int64_t dist_timeout_s = 300;
+
+  template <class V>
+  void visit(V&& v) {
+    v("model_config", model_config); v("init_from", init_from); v("ae", ae); v("tokenizer", tokenizer);
+    v("run_dir", run_dir); v("data", data); v("seed", seed); v("data_seed", data_seed); v("steps", steps);
+    v("grad_accum", grad_accum); v("lr", lr); v("beta1", beta1); v("beta2", beta2); v("eps", eps);
+    v("weight_decay", weight_decay); v("shard_optimizer", shard_optimizer); v("max_grad_norm", max_grad_norm);
+    v("ema_decay", ema_decay); v("ce_weight", ce_weight); v("mse_weight", mse_weight);
+    v("timestep_shift", timestep_shift); v("freeze_llm", freeze_llm); v("freeze_vit", freeze_vit);
+    v("freeze_und", freeze_und); v("checkpoint_activations", checkpoint_activations); v("device", device);
+    v("precision", precision); v("save_every", save_every); v("keep_last", keep_last); v("log_every", log_every);
+    v("max_nonfinite_in_row", max_nonfinite_in_row); v("debug_nan_steps", debug_nan_steps); v("resume", resume);
+    v("dist_timeout_s", dist_timeout_s);
+  }
+  void validate() const;
+};
+
+struct StepMetrics {
+  int64_t step = 0;  // 1-based: the number of optimizer steps done
+  double loss = 0, ce = 0, mse = 0, lr = 0, grad_norm = 0;
+  int64_t tokens = 0, ce_tokens = 0, mse_tokens = 0, samples = 0;
+  double seconds = 0, tokens_per_s = 0, rss_mb = 0, device_mb = 0;
+  double data_s = 0, compute_s = 0, optimizer_s = 0;  // where the step's time went
+  bool skipped = false;
+  std::string to_json() const;
+};
+
+class Trainer {
+ public:
+  // dist may be null (single process).
+  Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist = nullptr);
+  ~Trainer();
+  // Runs optimizer steps until cfg.steps (or max_steps more when >= 0); calls on_step after each.
+  void run(int64_t max_steps = -1, const std::function<void(const StepMetrics&)>& on_step = {});
+  // One optimizer step (grad_accum micro-batches).
+  StepMetrics train_step();
+  // Writes a checkpoint of the current step (collective: every rank must call it).
+  void save_checkpoint();
+  int64_t step() const { return step_; }
+  int64_t resumed_from() const { return resumed_from_; }
+  model::Bagel& model() { return model_; }
+  model::AutoEncoder& autoencoder() { return ae_; }
+  const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const TrainConfig& config() const { return cfg_; }
+  torch::Device device() const { return device_; }
+  // Copies the EMA weights into a fresh model for evaluation.
+  model::Bagel ema_model() const;
+  const std::vector<StepMetrics>& history() const { return history_; }
+  std::string bad_sample_summary() const;
+
+ private:
+  void build_model();
+  void load_checkpoint();
+  void write_metrics(const StepMetrics& m);
+  TrainConfig cfg_;
+  std::shared_ptr<Dist> dist_;
+  int64_t rank_ = 0, world_ = 1;
+  torch::Device device_ = torch::kCPU;
+  std::shared_ptr<const text::Tokenizer> tokenizer_;
+  model::BagelConfig model_cfg_;
+  model::Bagel model_{nullptr};
+  model::AutoEncoder ae_{nullptr};
+  std::vector<std::pair<std::string, torch::Tensor>> trainable_;
+  std::unique_ptr<AdamW> opt_;
+  std::unique_ptr<Ema> ema_;
+  std::vector<std::unique_ptr<Mixer>> mixers_;  // one per micro-batch slot of this rank
+  int64_t step_ = 0, resumed_from_ = -1, nonfinite_in_row_ = 0;
+  std::vector<StepMetrics> history_;
+};
+
+// Finds the Qwen tokenizer: `hint` if given, else $SGT_TOKENIZER, else the shared fixtures beside the checkout.
+std::string find_tokenizer(const std::string& hint);
+
+}  // namespace sgt::train

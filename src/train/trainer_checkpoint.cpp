@@ -1,0 +1,117 @@
+// Trainer checkpoints: model, EMA, optimizer shards, LR/step, RNG-free data state (mixers) per rank.
+//
+//   <run>/checkpoints/step_N/model.safetensors        current weights (rank 0; parameters are replicated)
+//                            ema.safetensors          fp32 EMA of the trainable parameters (rank 0)
+//                            optimizer.rank{r}.safetensors   this rank's AdamW state (its shard when sharded)
+//                            state.rank{r}.json       step, mixer (data-loader) states, world size
+// Ranks > 0 stage their files in <run>/checkpoints/.stage-step_N; rank 0 moves them into its partial folder and
+// publishes the folder atomically (io/checkpoint.h), so a crash at any moment leaves LATEST loadable.
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/state_dict.h"
+#include "io/tensor_source.h"
+#include "io/torch_tensors.h"
+#include "train/ema.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace sgt::train {
+namespace {
+
+std::map<std::string, torch::Tensor> on_cpu(const std::map<std::string, torch::Tensor>& in) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [k, v] : in) out[k] = v.detach().to(torch::kCPU).contiguous();
+  return out;
+}
+
+}  // namespace
+
+void Trainer::save_checkpoint() {
+  const std::string root = cfg_.run_dir + "/checkpoints";
+  const std::string stage = root + "/.stage-" + io::checkpoint_dir_name(step_);
+  nlohmann::ordered_json state;
+  state["step"] = step_;
+  state["world_size"] = world_;
+  state["grad_accum"] = cfg_.grad_accum;
+  state["nonfinite_in_row"] = nonfinite_in_row_;
+  auto mixers = nlohmann::ordered_json::array();
+  for (const auto& m : mixers_) mixers.push_back(nlohmann::ordered_json::parse(m->state().to_json()));
+  state["mixers"] = mixers;
+  const std::string opt_name = fmt::format("optimizer.rank{}.safetensors", rank_);
+  const std::string ema_name = fmt::format("ema.rank{}.safetensors", rank_);  // the EMA's resumable state
+  const auto ema_full = on_cpu(ema_->named_tensors());  // collective when the EMA is sharded
+  const std::string state_name = fmt::format("state.rank{}.json", rank_);
+  if (rank_ != 0) {
+    fs::create_directories(stage);
+    io::save_tensors(stage + "/" + opt_name, on_cpu(opt_->state_dict()));
+    if (cfg_.shard_optimizer) io::save_tensors(stage + "/" + ema_name, on_cpu(ema_->state_dict()));
+    io::atomic_write_text(stage + "/" + state_name, state.dump(2) + "\n");
+  }
+  if (dist_) dist_->barrier();
+  if (rank_ == 0) {
+    io::CheckpointWriter w(root, step_);
+    io::save_tensors(w.file_path("model.safetensors"), on_cpu(io::state_dict(*model_)));
+    io::save_tensors(w.file_path("ema.safetensors"), ema_full);
+    io::save_tensors(w.file_path(opt_name), on_cpu(opt_->state_dict()));
+    if (cfg_.shard_optimizer) io::save_tensors(w.file_path(ema_name), on_cpu(ema_->state_dict()));
+    w.write_json(state_name, state);
+    for (int64_t r = 1; r < world_; ++r) {
+      std::vector<std::string> names = {fmt::format("optimizer.rank{}.safetensors", r),
+                                        fmt::format("state.rank{}.json", r)};
+      if (cfg_.shard_optimizer) names.push_back(fmt::format("ema.rank{}.safetensors", r));
+      for (const auto& name : names) {
+        SGT_CHECK(fs::exists(stage + "/" + name), "train.checkpoint", "rank {} did not stage {}", r, name);
+        fs::rename(stage + "/" + name, w.file_path(name));
+      }
+    }
+    w.set_config(config::to_json(cfg_));
+    w.commit(static_cast<int>(cfg_.keep_last));
+    std::error_code ec;
+    fs::remove_all(stage, ec);
+    log::info("train: checkpoint step {} written to {}", step_, root);
+  }
+  if (dist_) dist_->barrier();
+}
+
+void Trainer::load_checkpoint() {
+  const auto latest = io::latest_checkpoint(cfg_.run_dir + "/checkpoints");
+  SGT_CHECK(latest.has_value(), "train.checkpoint", "no checkpoint under {}/checkpoints", cfg_.run_dir);
+  const auto state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
+  const int64_t world = state.at("world_size").get<int64_t>(), accum = state.at("grad_accum").get<int64_t>();
+  SGT_CHECK(world == world_ && accum == cfg_.grad_accum, "train.checkpoint",
+            "{} was written by {} ranks x {} micro-batches; this run has {} x {} (data order and optimizer shards "
+            "depend on both)",
+            latest->path, world, accum, world_, cfg_.grad_accum);
+  io::load_state_dict(*model_, io::TensorSource::open(latest->file("model.safetensors")));
+  ema_->load_state_dict(io::load_tensors(
+      latest->file(cfg_.shard_optimizer ? fmt::format("ema.rank{}.safetensors", rank_) : "ema.safetensors")));
+  opt_->load_state_dict(io::load_tensors(latest->file(fmt::format("optimizer.rank{}.safetensors", rank_))));
+  step_ = state.at("step").get<int64_t>();
+  nonfinite_in_row_ = state.value("nonfinite_in_row", int64_t{0});
+  resumed_from_ = step_;
+  if (rank_ == 0) {  // drop metrics of steps after the checkpoint (they will be redone)
+    const std::string path = cfg_.run_dir + "/metrics.jsonl";
+    std::ifstream in(path);
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      try {
+        if (nlohmann::json::parse(line).at("step").get<int64_t>() <= step_) kept += line + "\n";
+      } catch (const std::exception&) {
+        // a torn last line of a killed run
+      }
+    }
+    io::atomic_write_text(path, kept);
+  }
+  log::info("train: resumed from {} (step {})", latest->path, step_);
+}
+
+}  // namespace sgt::train

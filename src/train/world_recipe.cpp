@@ -1,0 +1,78 @@
+#include "train/world_recipe.h"
+
+namespace sgt::train {
+
+data::WorldConfig tune_world_config() {
+  data::WorldConfig w;
+  w.seed = 0;
+  w.train = 1024;
+  w.heldout = 32;
+  w.min_side = 96;
+  w.max_side = 96;
+  w.max_objects = 4;
+  w.samples_per_shard = 256;
+  return w;
+}
+
+std::string tune_model_json() {
+  return R"({
+  "architecture": "bagel-mot",
+  "llm": {"vocab_size": 152064, "hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4,
+          "num_attention_heads": 4, "num_key_value_heads": 2, "rope_theta": 1000000.0, "qk_norm": true,
+          "layer_module": "Qwen2MoTDecoderLayer"},
+  "vit": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+          "image_size": 980, "patch_size": 14},
+  "vae": {"kind": "pixel", "pixel_patch": 4, "in_channels": 3},
+  "latent_patch_size": 1,
+  "max_latent_size": 32,
+  "vit_max_num_patch_per_side": 70
+}
+)";
+}
+
+TrainConfig world_tune_config(const std::string& run_dir, const std::string& world_dir,
+                              const std::string& model_config) {
+  TrainConfig c;
+  c.model_config = model_config;
+  c.run_dir = run_dir;
+  const std::string train_shards = world_dir + "/train/world-train-{000000..000003}.tar";
+  SourceConfig seg;
+  seg.name = "segment";
+  seg.kind = "proxy";
+  seg.shards = {train_shards};
+  seg.weight = 3;
+  seg.task.task = "segment";
+  SourceConfig vqa;
+  vqa.name = "vqa";
+  vqa.kind = "vqa";
+  vqa.shards = {train_shards};
+  vqa.weight = 1;
+  vqa.mandatory = true;
+  c.data.sources = {seg, vqa};
+  c.data.sizes.vit_side = 84;
+  c.data.sizes.vae_side = 48;   // 12 x 12 latent tokens of 4 x 4 x 3 = 48 values (< hidden 128: the model can
+  c.data.sizes.vae_stride = 4;  // carry x_t through, which flow matching needs)
+  c.data.packing.expected_num_tokens = 1024;
+  c.data.packing.max_num_tokens = 1280;
+  c.data.packing.max_num_tokens_per_sample = 1024;
+  c.data.packing.prefer_buffer_before = 1024;
+  c.data.packing.text_cond_dropout_prob = 0.1;
+  c.data.packing.vit_cond_dropout_prob = 0.3;
+  c.data.packing.vae_cond_dropout_prob = 0.3;
+  c.data.packing.vae_max_latent_side = 32;  // tiny config: max_latent_size 32
+  c.data.decode_threads = 1;
+  c.steps = 300;
+  c.lr.kind = "cosine";
+  c.lr.lr = 2e-3;
+  c.lr.min_lr = 1e-4;
+  c.lr.warmup_steps = 20;
+  c.lr.total_steps = 300;
+  c.ema_decay = 0.99;  // a short run: the average must move within a few hundred steps
+  c.save_every = 100;
+  c.log_every = 10;
+  c.seed = 4396;
+  c.data_seed = 42;
+  return c;
+}
+
+}  // namespace sgt::train

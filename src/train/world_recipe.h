@@ -1,0 +1,22 @@
+#pragma once
+// The built-in recipe of `sgt tune` with no arguments: SGT tuning of the tiny BAGEL config on the synthetic world,
+// sized to finish on 2 CPU cores in a few minutes (torch-free).
+//   world     1024 train + 32 held-out scenes, 96 x 96, 1-4 shapes
+//   sources   segment (the proxy task, weight 3) + vqa (world CV-Bench questions, weight 1, in every micro-batch)
+//   images    ViT 84 x 84 (6 x 6 patches of 14), VAE 48 x 48 (pixel AE patch 4, latent patch 1: 12 x 12 tokens of
+//             48 values; the token must be narrower than the hidden size so that the model can carry x_t through)
+#include <string>
+
+#include "data/world.h"
+#include "train/trainer.h"
+
+namespace sgt::train {
+
+data::WorldConfig tune_world_config();
+// The embedded tiny BAGEL-architecture config of the recipe (BagelConfig JSON text): Qwen2-MoT 4 x 128 with the
+// real Qwen vocabulary, SigLIP 2 x 64, the pixel autoencoder (patch 4).
+std::string tune_model_json();
+// world_dir holds train/ and heldout/ shards (data::write_world); model_config the tiny BagelConfig JSON.
+TrainConfig world_tune_config(const std::string& run_dir, const std::string& world_dir, const std::string& model_config);
+
+}  // namespace sgt::train

@@ -1,0 +1,389 @@
+// The SGT trainer end to end on a tiny world: exact resume, 2 ranks under Gloo == 1 rank with 2 micro-batches
+// (unsharded and sharded), non-finite losses, SIGKILL during checkpoint writes, the mixer's groups / interleave /
+// resume, the flow-matching batch, and `sgt tune` (the main job) in miniature.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "data/world.h"
+#include "io/checkpoint.h"
+#include "io/state_dict.h"
+#include "io/tensor_source.h"
+#include "model/image_tokens.h"
+#include "model/registry.h"
+#include "testing/testing.h"
+#include "train/batch.h"
+#include "train/mixer.h"
+#include "train/trainer.h"
+#include "train/world_recipe.h"
+
+using namespace sgt;
+using sgt::testing::shell_quote;
+namespace fs = std::filesystem;
+
+namespace {
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string sgt_bin() { return sgt::testing::binary_dir() + "/bin/sgt"; }
+
+std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(run_dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(f, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+class Trainer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new sgt::testing::TempDir("trainer");
+    data::WorldConfig w;
+    w.seed = 3;
+    w.train = 48;
+    w.heldout = 4;
+    w.min_side = 48;
+    w.max_side = 48;
+    w.max_objects = 3;
+    w.samples_per_shard = 16;
+    data::write_world(dir_->file("world"), w, 2);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  // A tiny config: 42 px ViT (3 x 3 patches), 48 px VAE (3 x 3 tokens), packs of ~256 tokens.
+  static train::TrainConfig tiny(const std::string& run) {
+    auto c = train::world_tune_config(dir_->file(run), dir_->file("world"),
+                                      sgt::testing::source_dir() + "/configs/model/tiny-bagel.json");
+    for (auto& s : c.data.sources) s.shards = {dir_->file("world") + "/train/world-train-{000000..000002}.tar"};
+    c.data.sizes.vit_side = 42;
+    c.data.sizes.vae_side = 48;
+    c.data.packing.expected_num_tokens = 200;
+    c.data.packing.max_num_tokens = 320;
+    c.data.packing.max_num_tokens_per_sample = 320;
+    c.data.packing.prefer_buffer_before = 200;
+    c.data.shuffle_buffer = 8;
+    c.steps = 6;
+    c.save_every = 3;
+    c.lr.kind = "constant";
+    c.lr.lr = 1e-3;
+    c.lr.warmup_steps = 0;
+    c.log_every = 1;
+    return c;
+  }
+  static sgt::testing::TempDir* dir_;
+};
+sgt::testing::TempDir* Trainer::dir_ = nullptr;
+
+}  // namespace
+
+TEST_F(Trainer, ResumeReproducesTheUninterruptedRunExactly) {
+  auto cfg = tiny("straight");
+  {
+    train::Trainer t(cfg);
+    t.run();
+  }
+  const auto straight = read_metrics(cfg.run_dir);
+  ASSERT_EQ(straight.size(), 6u);
+  int64_t mse_tokens = 0;
+  for (const auto& m : straight) {
+    EXPECT_TRUE(m["loss"].is_number()) << m.dump();
+    EXPECT_GT(m["ce_tokens"].get<int64_t>(), 0);  // the VQA source is mandatory in every micro-batch
+    mse_tokens += m["mse_tokens"].get<int64_t>();
+  }
+  EXPECT_GT(mse_tokens, 0);
+  auto cfg2 = tiny("resumed");
+  {
+    train::Trainer t(cfg2);
+    t.run(3);  // checkpoint at step 3, then "crash"
+    EXPECT_EQ(t.step(), 3);
+  }
+  {
+    train::Trainer t(cfg2);
+    EXPECT_EQ(t.resumed_from(), 3);
+    t.run();
+  }
+  const auto resumed = read_metrics(cfg2.run_dir);
+  ASSERT_EQ(resumed.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(resumed[i]["loss"].get<double>(), straight[i]["loss"].get<double>()) << "step " << i + 1;
+    EXPECT_EQ(resumed[i]["grad_norm"].get<double>(), straight[i]["grad_norm"].get<double>()) << "step " << i + 1;
+  }
+  // The losses are not constant (so equality above is not vacuous) and the checkpoints are complete.
+  EXPECT_NE(straight[0]["loss"].get<double>(), straight[5]["loss"].get<double>());
+  const auto latest = io::latest_checkpoint(cfg.run_dir + "/checkpoints");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->step, 6);
+  for (const char* f : {"model.safetensors", "ema.safetensors", "optimizer.rank0.safetensors", "state.rank0.json"})
+    EXPECT_TRUE(fs::exists(latest->file(f))) << f;
+  // A checkpoint written by another layout is refused with a clear message.
+  auto cfg3 = cfg2;
+  cfg3.grad_accum = 2;
+  EXPECT_THROW(train::Trainer{cfg3}, sgt::Error);
+}
+
+TEST_F(Trainer, TwoGlooRanksEqualOneRankWithTwoMicroBatches) {
+  auto single = tiny("accum2");
+  single.grad_accum = 2;
+  single.steps = 3;
+  single.save_every = 0;
+  {
+    train::Trainer t(single);
+    t.run();
+  }
+  const auto ref = read_metrics(single.run_dir);
+  ASSERT_EQ(ref.size(), 3u);
+  for (bool shard : {false, true}) {
+    auto two = tiny(shard ? "ranks2_sharded" : "ranks2");
+    two.steps = 3;
+    two.save_every = 3;
+    two.shard_optimizer = shard;
+    two.dist_timeout_s = 60;
+    const std::string cfg_path = dir_->file(shard ? "ranks2_sharded.json" : "ranks2.json");
+    std::ofstream(cfg_path) << config::to_json(two).dump(2);
+    auto res = sgt::testing::run_command(fmt::format(
+        "{} --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {} {} tune --config {} 2>&1",
+        shell_quote(sgt::testing::source_dir() + "/.venv/bin/torchrun"), free_port(), shell_quote(sgt_bin()),
+        shell_quote(cfg_path)));
+    ASSERT_EQ(res.exit_code, 0) << res.output;
+    const auto got = read_metrics(two.run_dir);
+    ASSERT_EQ(got.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      const double a = ref[i]["loss"].get<double>(), b = got[i]["loss"].get<double>();
+      EXPECT_NEAR(b, a, 1e-5 * std::abs(a)) << "step " << i + 1 << " shard " << shard;
+      EXPECT_EQ(got[i]["tokens"].get<int64_t>(), ref[i]["tokens"].get<int64_t>());
+      EXPECT_NEAR(got[i]["grad_norm"].get<double>(), ref[i]["grad_norm"].get<double>(),
+                  1e-4 * ref[i]["grad_norm"].get<double>());
+    }
+    // Both ranks' optimizer states are in the published checkpoint.
+    const auto latest = io::latest_checkpoint(two.run_dir + "/checkpoints");
+    ASSERT_TRUE(latest.has_value());
+    EXPECT_TRUE(fs::exists(latest->file("optimizer.rank1.safetensors")));
+    EXPECT_TRUE(fs::exists(latest->file("state.rank1.json")));
+  }
+}
+
+TEST_F(Trainer, NonFiniteLossesAreSkippedThenStopTheRun) {
+  auto cfg = tiny("nan");
+  cfg.steps = 3;
+  cfg.save_every = 0;
+  cfg.debug_nan_steps = {2};
+  {
+    train::Trainer t(cfg);
+    model::Bagel& m = t.model();
+    t.run(1);
+    std::map<std::string, torch::Tensor> before;
+    for (auto& p : m->named_parameters()) before[p.key()] = p.value().clone();
+    const auto s2 = t.train_step();  // NaN: skipped, weights untouched
+    EXPECT_TRUE(s2.skipped);
+    for (auto& p : m->named_parameters()) EXPECT_TRUE(torch::equal(before[p.key()], p.value())) << p.key();
+    const auto s3 = t.train_step();
+    EXPECT_FALSE(s3.skipped);
+    EXPECT_TRUE(std::isfinite(s3.loss));
+  }
+  const auto metrics = read_metrics(cfg.run_dir);
+  ASSERT_EQ(metrics.size(), 3u);
+  EXPECT_TRUE(metrics[1]["skipped"].get<bool>());
+  EXPECT_EQ(metrics[1]["loss"], "nan");
+  auto bad = tiny("nan_stop");
+  bad.debug_nan_steps = {1, 2, 3};
+  bad.max_nonfinite_in_row = 3;
+  train::Trainer t(bad);
+  try {
+    t.run();
+    FAIL() << "three non-finite steps in a row must stop the run";
+  } catch (const sgt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3 non-finite losses in a row"), std::string::npos) << e.what();
+  }
+}
+
+// A process killed at random moments while it writes a checkpoint every step never leaves LATEST unloadable, and
+// the run resumes from it.
+TEST_F(Trainer, SigkillDuringCheckpointWritesNeverBreaksTheLatest) {
+  auto cfg = tiny("killed");
+  cfg.steps = 200;
+  cfg.save_every = 1;
+  cfg.keep_last = 2;
+  const std::string cfg_path = dir_->file("killed.json");
+  std::ofstream(cfg_path) << config::to_json(cfg).dump(2);
+  std::mt19937 rng(11);
+  int64_t last_step = 0;
+  for (int round = 0; round < 4; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const std::string bin = sgt_bin();
+      const std::string log = dir_->file("killed.log");
+      FILE* f = std::fopen(log.c_str(), "a");
+      if (f) {
+        dup2(fileno(f), 1);
+        dup2(fileno(f), 2);
+      }
+      execl(bin.c_str(), bin.c_str(), "tune", "--config", cfg_path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Wait until it is inside the every-step checkpoints (a new LATEST), then kill it at a random moment.
+    const std::string latest_file = cfg.run_dir + "/checkpoints/LATEST";
+    auto stamp = [&] {
+      std::error_code ec;
+      return fs::exists(latest_file) ? fs::last_write_time(latest_file, ec) : fs::file_time_type{};
+    };
+    const auto before = stamp();
+    for (int i = 0; i < 1200 && stamp() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": the run ended before the kill";
+    const auto latest = io::latest_checkpoint(cfg.run_dir + "/checkpoints");
+    ASSERT_TRUE(latest.has_value()) << "round " << round;
+    const auto info = io::open_checkpoint(latest->path);  // manifest and every file size check out
+    EXPECT_GE(info.step, last_step) << "round " << round;
+    last_step = info.step;
+    // The weights load strictly into the model.
+    auto t = train::Trainer(cfg);
+    EXPECT_EQ(t.resumed_from(), info.step);
+  }
+  EXPECT_GT(last_step, 0);
+}
+
+TEST_F(Trainer, MixerKeepsMandatoryGroupsInterleaveAndResume) {
+  auto cfg = tiny("mixer").data;
+  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(train::find_tokenizer("")));
+  {
+    train::Mixer a(cfg, tok, 5, 0, 1);
+    for (int i = 0; i < 4; ++i) {
+      auto mb = a.next();
+      EXPECT_GT(mb.per_source[1], 0) << "the mandatory vqa source is in every micro-batch";
+      EXPECT_LE(mb.pack.length(), cfg.packing.max_num_tokens);
+      mb.pack.validate();
+    }
+  }
+  // Interleave [segment, segment, vqa]: micro-batch k holds only its pattern's source.
+  auto inter = cfg;
+  inter.interleave = {"segment", "segment", "vqa"};
+  inter.sources[1].mandatory = false;
+  train::Mixer b(inter, tok, 5, 0, 1);
+  for (int i = 0; i < 6; ++i) {
+    auto mb = b.next();
+    const bool vqa = i % 3 == 2;
+    EXPECT_EQ(mb.per_source[0] > 0, !vqa) << i;
+    EXPECT_EQ(mb.per_source[1] > 0, vqa) << i;
+  }
+  // Resume: 3 micro-batches, save, 3 more == 6 straight (same keys in the same order).
+  auto keys = [](const train::MicroBatch& mb) {
+    std::vector<std::string> k;
+    for (const auto& s : mb.samples) k.push_back(s->key + "/" + std::to_string(s->source));
+    return k;
+  };
+  std::vector<std::vector<std::string>> straight, resumed;
+  {
+    train::Mixer m(cfg, tok, 9, 1, 2);
+    for (int i = 0; i < 6; ++i) straight.push_back(keys(m.next()));
+  }
+  std::string state;
+  {
+    train::Mixer m(cfg, tok, 9, 1, 2);
+    for (int i = 0; i < 3; ++i) resumed.push_back(keys(m.next()));
+    state = m.state().to_json();
+  }
+  train::Mixer m(cfg, tok, 9, 1, 2, train::MixerState::from_json(state));
+  for (int i = 0; i < 3; ++i) resumed.push_back(keys(m.next()));
+  EXPECT_EQ(straight, resumed);
+  EXPECT_THROW(train::MixerState::from_json("{\"rng\": 1}"), sgt::Error);
+  auto bad = cfg;
+  bad.interleave = {"nope"};
+  EXPECT_THROW(bad.validate(), sgt::Error);
+}
+
+// x_t = (1 - t') x0 + t' eps and target eps - x0 with t' the shifted sigmoid of the pack's draw; clean images t = 0.
+TEST_F(Trainer, FlowMatchingBatchFollowsTheFormulas) {
+  EXPECT_DOUBLE_EQ(train::shift_timestep(0.5, 1.0), 0.5);
+  EXPECT_DOUBLE_EQ(train::shift_timestep(0.5, 3.0), 1.5 / 2.0);
+  auto cfg = tiny("batch").data;
+  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(train::find_tokenizer("")));
+  train::Mixer mixer(cfg, tok, 1, 0, 1);
+  const auto mb = mixer.next();
+  std::vector<const train::TrainSample*> ptrs;
+  for (const auto& s : mb.samples) ptrs.push_back(s.get());
+  const auto mc = model::find_architecture("bagel-mot").parse(
+      config::load_json_file(sgt::testing::source_dir() + "/configs/model/tiny-bagel.json"), "tiny");
+  model::AutoEncoder ae(mc.vae);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(77);
+  train::BatchOptions bo;
+  bo.timestep_shift = 2.0;
+  const auto b = train::build_batch(mb.pack, ptrs, mc, ae, gen, bo);
+  ASSERT_GT(b.mse_tokens, 0);
+  // Recompute every noisy image by hand from the same generator stream.
+  auto gen2 = at::make_generator<at::CPUGeneratorImpl>(77);
+  int64_t row = 0, mse_row = 0;
+  for (const auto& img : mb.pack.vae_images) {
+    const auto& px = ptrs[img.sample]->images[img.image_slot];
+    auto x0 = model::patchify_latent(ae->encode(model::image_to_tensor(px).unsqueeze(0))[0], mc.latent_patch_size);
+    const int64_t n = x0.size(0);
+    auto xt = b.inputs.packed_vae_tokens.slice(0, row, row + n);
+    auto ts = b.inputs.packed_timesteps.slice(0, row, row + n);
+    if (img.noisy) {
+      const double t = train::shift_timestep(1.0 / (1.0 + std::exp(-img.timestep_raw)), 2.0);
+      auto eps = torch::randn(x0.sizes(), gen2, torch::kFloat32);
+      EXPECT_LE((xt - ((1 - t) * x0 + t * eps)).abs().max().item<double>(), 1e-6);
+      EXPECT_LE((b.mse_targets.slice(0, mse_row, mse_row + n) - (eps - x0)).abs().max().item<double>(), 1e-6);
+      EXPECT_NEAR(ts[0].item<double>(), t, 1e-6);
+      mse_row += n;
+    } else {
+      EXPECT_TRUE(torch::equal(xt, x0));
+      EXPECT_EQ(ts.abs().max().item<double>(), 0.0);
+    }
+    row += n;
+  }
+  EXPECT_EQ(mse_row, b.mse_tokens);
+  EXPECT_EQ(b.ce_tokens, static_cast<int64_t>(mb.pack.ce_loss_indexes.size()));
+  // A sample list that does not match the pack is refused.
+  ptrs.pop_back();
+  EXPECT_THROW(train::build_batch(mb.pack, ptrs, mc, ae, gen, bo), sgt::Error);
+}
+
+// The main job in miniature: world, tuning, held-out measurement, grid, curves, summary.
+TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
+  const std::string run = dir_->file("tune_cli");
+  auto res = sgt::testing::run_command(fmt::format("{} tune --run-dir {} --steps 2 --eval-samples 2 --eval-steps 3 2>&1",
+                                                   shell_quote(sgt_bin()), shell_quote(run)));
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  EXPECT_NE(res.output.find("held-out matched-instance IoU"), std::string::npos) << res.output;
+  for (const char* f : {"summary.json", "heldout_grid.png", "loss_curves.png", "metrics.jsonl", "model.json",
+                        "world/world.json"})
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  const auto summary = config::load_json_file(run + "/summary.json");
+  EXPECT_EQ(summary["end"]["step"].get<int64_t>(), 2);
+  EXPECT_GE(summary["start"]["iou"].get<double>(), 0.0);
+  EXPECT_LE(summary["end"]["iou"].get<double>(), 1.0);
+  auto bad = sgt::testing::run_command(fmt::format("{} tune --config /nonexistent.json 2>&1", shell_quote(sgt_bin())));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("nonexistent.json"), std::string::npos) << bad.output;
+}
