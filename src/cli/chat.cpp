@@ -1,0 +1,34 @@
+// sgt chat: understanding with BAGEL (spec-bagel.md §4.2): [image] + question -> answer on standard output.
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/infer_args.h"
+
+namespace sgt::cli {
+
+void register_chat(CLI::App& app) {
+  struct Args {
+    infer::ModelArgs model;
+    infer::ChatArgs chat;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("chat", "Answer a question about an image (greedy or sampled decoding)");
+  add_model_options(cmd, a->model);
+  cmd->add_option("--image", a->chat.image, "input image (PNG or JPEG); omit for text only");
+  cmd->add_option("--question,-q", a->chat.question, "the question")->required();
+  cmd->add_option("--vit-width", a->chat.vit_w, "ViT input width, a multiple of 14 (default: image, rounded down)");
+  cmd->add_option("--vit-height", a->chat.vit_h, "ViT input height, a multiple of 14");
+  cmd->add_option("--max-length", a->chat.text.max_length, "maximum decoding steps (default 512)");
+  cmd->add_flag("--sample", a->chat.text.do_sample, "sample from softmax(logits / T) instead of greedy argmax");
+  cmd->add_option("--temperature", a->chat.text.temperature, "sampling temperature (default 1.0)");
+  cmd->add_flag("--think", a->chat.text.think, "prepend BAGEL's think system prompt");
+  cmd->add_option("--seed", a->chat.text.seed, "sampling seed (default 0)");
+  cmd->callback([a] {
+    auto answer = infer::run_chat(a->model, a->chat);
+    std::fwrite(answer.data(), 1, answer.size(), stdout);
+    std::fputc('\n', stdout);
+  });
+}
+
+}  // namespace sgt::cli

@@ -1,0 +1,27 @@
+// sgt generate: text-to-image with BAGEL (spec-bagel.md §4.4-4.5), written as PNG.
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/infer_args.h"
+
+namespace sgt::cli {
+
+void register_generate(CLI::App& app) {
+  struct Args {
+    infer::ModelArgs model;
+    infer::GenerateArgs gen;
+  };
+  auto a = std::make_shared<Args>();
+  a->gen.gen.cfg_img_scale = 1.0;  // T2I recommendation (spec §4.5 table)
+  auto* cmd = app.add_subcommand("generate", "Generate an image from a text prompt");
+  add_model_options(cmd, a->model);
+  cmd->add_option("--prompt,-p", a->gen.prompt, "the prompt")->required();
+  cmd->add_option("--output,-o", a->gen.output, "output PNG")->required();
+  cmd->add_option("--width", a->gen.width, "output width (a multiple of VAE downsample x latent patch)")->required();
+  cmd->add_option("--height", a->gen.height, "output height")->required();
+  cmd->add_flag("--think", a->gen.think, "prepend BAGEL's generation think system prompt");
+  add_image_gen_options(cmd, a->gen.gen);
+  cmd->callback([a] { infer::run_generate(a->model, a->gen); });
+}
+
+}  // namespace sgt::cli

@@ -1,0 +1,35 @@
+#pragma once
+// Options shared by the inference subcommands (chat, generate, edit, segment): where the model, autoencoder and
+// tokenizer come from, and the sampler / CFG settings of spec-bagel.md §4.4-4.5.
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "infer/app.h"
+
+namespace sgt::cli {
+
+inline void add_model_options(CLI::App* cmd, infer::ModelArgs& m) {
+  cmd->add_option("--model", m.model_dir, "BAGEL folder (ema.safetensors, llm_config.json, vit_config.json)");
+  cmd->add_option("--config", m.config, "BagelConfig JSON (e.g. configs/model/tiny-bagel.json); needs --weights");
+  cmd->add_option("--weights", m.weights, "safetensors file or folder for --config");
+  cmd->add_option("--ae", m.ae, "ae.safetensors (not for the pixel VAE)");
+  cmd->add_option("--tokenizer", m.tokenizer, "tokenizer.json, vocab.json, or a folder holding one")->required();
+  cmd->add_option("--dtype", m.dtype, "float32 | bfloat16 (default float32)");
+  cmd->add_option("--device", m.device, "cpu | cuda | cuda:N (default cpu)");
+  cmd->add_flag("!--no-progress", m.progress, "no progress bar");
+}
+
+inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
+  cmd->add_option("--steps", g.steps, "schedule points; steps - 1 model evaluations (default 50)");
+  cmd->add_option("--timestep-shift", g.timestep_shift, "schedule shift s (default 3.0)");
+  cmd->add_option("--cfg-text-scale", g.cfg_text_scale, "text guidance (default 4.0; <= 1 disables all guidance)");
+  cmd->add_option("--cfg-img-scale", g.cfg_img_scale, "image guidance (default 1.5)");
+  cmd->add_option("--cfg-interval-lo", g.cfg_interval_lo, "guidance only for lo < t <= hi (default 0.4)");
+  cmd->add_option("--cfg-interval-hi", g.cfg_interval_hi, "(default 1.0)");
+  cmd->add_option("--cfg-renorm-type", g.cfg_renorm_type, "global | channel | text_channel (default global)");
+  cmd->add_option("--cfg-renorm-min", g.cfg_renorm_min, "lower clamp of the renorm ratio; 1 disables (default 0)");
+  cmd->add_option("--seed", g.seed, "noise seed (default 0)");
+}
+
+}  // namespace sgt::cli

@@ -1,0 +1,212 @@
+#include "infer/app.h"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "data/image.h"
+#include "infer/generate.h"
+#include "io/atomic_file.h"
+#include "model/registry.h"
+#include "text/tokenizer.h"
+
+namespace sgt::infer {
+
+namespace {
+
+struct Loaded {
+  model::BagelConfig config;
+  model::Bagel model{nullptr};
+  model::AutoEncoder ae{nullptr};
+  std::unique_ptr<text::Tokenizer> tok;
+};
+
+torch::ScalarType parse_dtype(const std::string& s) {
+  if (s == "float32" || s == "fp32") return torch::kFloat32;
+  if (s == "bfloat16" || s == "bf16") return torch::kBFloat16;
+  SGT_FAIL("infer.app", "--dtype must be float32 or bfloat16, got '{}'", s);
+}
+
+Loaded load(const ModelArgs& a, bool need_gen) {
+  namespace fs = std::filesystem;
+  SGT_CHECK(!a.tokenizer.empty(), "infer.app", "--tokenizer is required (tokenizer.json or a folder holding one)");
+  SGT_CHECK(a.model_dir.empty() != a.config.empty(), "infer.app",
+            "give exactly one of --model DIR or --config JSON (with --weights)");
+  const auto dtype = parse_dtype(a.dtype);
+  const torch::Device device(a.device);
+  Loaded l;
+  l.tok = std::make_unique<text::Tokenizer>(text::Tokenizer::load(a.tokenizer));
+  if (!a.model_dir.empty()) {
+    auto lb = model::load_bagel_folder(a.model_dir, dtype, device);
+    l.config = lb.config;
+    l.model = lb.model;
+  } else {
+    SGT_CHECK(!a.weights.empty(), "infer.app", "--config {} needs --weights", a.config);
+    l.config = model::find_architecture("bagel-mot").parse(config::load_json_file(a.config), a.config);
+    l.model = model::Bagel(l.config);
+    model::load_bagel_weights(l.model, a.weights);
+    l.model->to(device, dtype);
+  }
+  l.model->eval();
+  if (need_gen) {
+    SGT_CHECK(l.config.visual_gen, "infer.app", "the model was built without visual_gen: it cannot make images");
+    l.ae = model::AutoEncoder(l.config.vae);
+    if (l.config.vae.kind == "pixel") {
+      SGT_CHECK(a.ae.empty(), "infer.app", "--ae {} given, but the model's VAE is the weight-free pixel kind", a.ae);
+    } else {
+      SGT_CHECK(!a.ae.empty(), "infer.app", "--ae (ae.safetensors) is required for a '{}' VAE", l.config.vae.kind);
+      model::load_autoencoder(l.ae, a.ae);
+      l.ae->to(device);
+    }
+    l.ae->eval();
+  }
+  return l;
+}
+
+data::Image read_input(const std::string& path) {
+  SGT_CHECK(!path.empty(), "infer.app", "an input image is required");
+  return data::read_image(path);
+}
+
+// Output size: given, or the input's rounded down to a multiple of f.
+std::pair<int64_t, int64_t> out_size(const data::Image& in, int64_t w, int64_t h, int64_t f) {
+  if (w == 0) w = in.width / f * f;
+  if (h == 0) h = in.height / f * f;
+  SGT_CHECK(w > 0 && h > 0 && w % f == 0 && h % f == 0, "infer.app",
+            "output size {}x{} must be positive multiples of {}", w, h, f);
+  return {w, h};
+}
+
+StepCallback progress_cb(const ModelArgs& a, std::unique_ptr<Progress>& bar, const std::string& label) {
+  if (!a.progress) return {};
+  return [&bar, label](int64_t done, int64_t total) {
+    if (!bar) bar = std::make_unique<Progress>(label, total, "step");
+    bar->advance(1);
+    if (done == total) bar->finish();
+  };
+}
+
+void write_output(const std::string& path, const data::Image& img) {
+  SGT_CHECK(!path.empty(), "infer.app", "--output is required");
+  data::write_png(path, img);
+  log::info("wrote {} ({}x{})", path, img.width, img.height);
+}
+
+}  // namespace
+
+std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
+  SGT_CHECK(!a.question.empty(), "infer.app", "a question is required");
+  a.text.validate();
+  auto l = load(m, false);
+  data::Image img;
+  if (!a.image.empty()) img = read_input(a.image);
+  return understand(l.model, *l.tok, img, a.question, a.vit_w, a.vit_h, a.text).text;
+}
+
+void run_generate(const ModelArgs& m, const GenerateArgs& a) {
+  SGT_CHECK(!a.prompt.empty(), "infer.app", "a prompt is required");
+  SGT_CHECK(!a.output.empty(), "infer.app", "--output is required");
+  a.gen.validate();
+  auto l = load(m, true);
+  std::unique_ptr<Progress> bar;
+  auto img = text_to_image(l.model, l.ae, *l.tok, a.prompt, a.width, a.height, a.gen,
+                           a.think ? kGenThinkSystemPrompt : "", progress_cb(m, bar, "generate"));
+  write_output(a.output, img);
+}
+
+void run_edit(const ModelArgs& m, const ImageTaskArgs& a) {
+  SGT_CHECK(!a.instruction.empty(), "infer.app", "an instruction is required");
+  SGT_CHECK(!a.output.empty(), "infer.app", "--output is required");
+  a.gen.validate();
+  auto in = read_input(a.image);
+  auto l = load(m, true);
+  const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
+  auto [w, h] = out_size(in, a.width, a.height, f);
+  std::unique_ptr<Progress> bar;
+  write_output(a.output, edit_image(l.model, l.ae, *l.tok, in, a.instruction, a.vit_w, a.vit_h, w, h, a.gen,
+                                    progress_cb(m, bar, "edit")));
+}
+
+void run_segment(const ModelArgs& m, const ImageTaskArgs& a) {
+  SGT_CHECK(!a.instruction.empty(), "infer.app", "an instruction is required");
+  SGT_CHECK(!a.output.empty(), "infer.app", "--output is required");
+  a.gen.validate();
+  auto in = read_input(a.image);
+  auto l = load(m, true);
+  const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
+  auto [w, h] = out_size(in, a.width, a.height, f);
+  std::unique_ptr<Progress> bar;
+  write_output(a.output, proxy_generate(l.model, l.ae, *l.tok, in, a.instruction, a.vit_w, a.vit_h, w, h, a.gen,
+                                        progress_cb(m, bar, "segment")));
+}
+
+int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const ImageTaskArgs& defaults) {
+  defaults.gen.validate();
+  const std::string text = io::read_text_file(jsonl);
+  struct Request {
+    ImageTaskArgs args;
+    std::string where;
+  };
+  std::vector<Request> reqs;
+  std::istringstream lines(text);
+  std::string line;
+  for (int64_t no = 1; std::getline(lines, line); ++no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", jsonl, no);
+    auto j = config::parse(line, where);
+    SGT_CHECK(j.is_object(), "infer.batch", "{}: each line must be a JSON object", where);
+    Request r{defaults, where};
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const auto& k = it.key();
+      const auto& v = it.value();
+      auto need = [&](bool ok, const char* what) {
+        SGT_CHECK(ok, "infer.batch", "{}: \"{}\" must be {}", where, k, what);
+      };
+      if (k == "image") { need(v.is_string(), "a string"); r.args.image = v.get<std::string>(); }
+      else if (k == "instruction") { need(v.is_string(), "a string"); r.args.instruction = v.get<std::string>(); }
+      else if (k == "output") { need(v.is_string(), "a string"); r.args.output = v.get<std::string>(); }
+      else if (k == "seed") { need(v.is_number_unsigned(), "a non-negative integer"); r.args.gen.seed = v.get<uint64_t>(); }
+      else if (k == "width") { need(v.is_number_integer(), "an integer"); r.args.width = v.get<int64_t>(); }
+      else if (k == "height") { need(v.is_number_integer(), "an integer"); r.args.height = v.get<int64_t>(); }
+      else if (k == "vit_width") { need(v.is_number_integer(), "an integer"); r.args.vit_w = v.get<int64_t>(); }
+      else if (k == "vit_height") { need(v.is_number_integer(), "an integer"); r.args.vit_h = v.get<int64_t>(); }
+      else SGT_FAIL("infer.batch", "{}: unknown key \"{}\" (image, instruction, output, seed, width, height, "
+                    "vit_width, vit_height)", where, k);
+    }
+    SGT_CHECK(!r.args.image.empty() && !r.args.instruction.empty() && !r.args.output.empty(), "infer.batch",
+              "{}: \"image\", \"instruction\" and \"output\" are required", where);
+    reqs.push_back(std::move(r));
+  }
+  SGT_CHECK(!reqs.empty(), "infer.batch", "{}: no requests", jsonl);
+  auto l = load(m, true);
+  const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
+  Progress bar("segment-batch", static_cast<int64_t>(reqs.size()), "img");
+  std::string cur_key;
+  data::Image in;
+  ImageContext ic;
+  int64_t reused = 0;
+  for (const auto& r : reqs) {
+    // Shared prefix: the ViT context of one image at one ViT size is computed once for consecutive requests.
+    const std::string key = fmt::format("{}|{}x{}", r.args.image, r.args.vit_w, r.args.vit_h);
+    if (key != cur_key) {
+      in = read_input(r.args.image);
+      ic = proxy_image_context(l.model, *l.tok, in, r.args.vit_w, r.args.vit_h);
+      cur_key = key;
+    } else {
+      ++reused;
+    }
+    auto [w, h] = out_size(in, r.args.width, r.args.height, f);
+    data::write_png(r.args.output, proxy_generate_from(l.model, l.ae, *l.tok, ic, r.args.instruction, w, h, r.args.gen));
+    bar.advance(1);
+  }
+  bar.finish();
+  log::info("{} images written, {} reused a cached image context", reqs.size(), reused);
+  return static_cast<int64_t>(reqs.size());
+}
+
+}  // namespace sgt::infer

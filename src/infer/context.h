@@ -1,0 +1,71 @@
+#pragma once
+// KV-cached inference context for BAGEL (spec-bagel.md §4.1). One context is one sample (batch 1): per decoder
+// layer the keys and values of every cached token, stored after q/k-norm and RoPE, plus the RoPE counter.
+// New tokens are appended as chunks; a chunk attends to the whole cache and to itself (causal chunks with
+// bottom-right alignment, full chunks bidirectionally). Noisy generation queries are run without updating the
+// cache, which is exactly the packed rule of §2.4 (nobody attends to a noisy split).
+//
+// A Context is cheap to copy: the tensors are shared and never modified in place (appending makes new tensors),
+// so a copy is a snapshot (used for the CFG contexts and for requests that share a prefix).
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/bagel.h"
+
+namespace sgt::infer {
+
+struct Context {
+  std::vector<torch::Tensor> k, v;  // per layer [kv_len, kv_heads, head_dim]; empty vectors = nothing cached
+  int64_t kv_len = 0;               // cached tokens
+  int64_t rope = 0;                 // next RoPE position id
+};
+
+// One chunk of new tokens. Every position holds a text id, a ViT token or a VAE latent token (same rules as
+// model::BagelPackedInputs, but indexes are within the chunk). Position ids are given per token.
+struct Chunk {
+  int64_t length = 0;
+  bool causal = true;            // true: token i sees cache + chunk[0..i]; false: cache + whole chunk
+  torch::Tensor text_ids;        // int64 [n_text]
+  torch::Tensor text_indexes;    // int64 [n_text]
+  torch::Tensor position_ids;    // int64 [length]
+  torch::Tensor vit_patches;     // [P, 3*14*14] (optional)
+  torch::Tensor vit_position_ids;  // int64 [P] (i*max_side + j)
+  torch::Tensor vit_indexes;       // int64 [P]
+  torch::Tensor vae_tokens;        // [N, patch_latent_dim] (optional)
+  torch::Tensor vae_position_ids;  // int64 [N] (i*max_latent_size + j)
+  torch::Tensor vae_timesteps;     // float [N]
+  torch::Tensor vae_indexes;       // int64 [N]
+};
+
+// Embeds the chunk's tokens: -> [length, hidden] in the model's dtype, and the gen mask bool [length]
+// (true for VAE latents, which use the *_moe_gen expert).
+std::pair<torch::Tensor, torch::Tensor> embed_chunk(model::Bagel& m, const Chunk& c);
+
+// Runs the decoder over a chunk given its embeddings; -> final hidden states [length, hidden].
+// With update = true the chunk's K/V are appended to ctx (kv_len += length); rope is NOT touched here.
+torch::Tensor forward_chunk(model::Bagel& m, Context& ctx, const torch::Tensor& embeds, const torch::Tensor& gen_mask,
+                            const torch::Tensor& position_ids, bool causal, bool update);
+
+// Chunk builders (markers are the tokenizer ids of <|im_start|> etc.).
+struct Markers {
+  int64_t im_start = 151644, im_end = 151645, vision_start = 151652, vision_end = 151653;
+};
+// [<|im_start|>] + ids + [<|im_end|>] at positions rope..rope+n-1, causal.
+Chunk text_chunk(const std::vector<int64_t>& ids, int64_t rope, const Markers& mk);
+// [<|vision_start|>, P ViT patches, <|vision_end|>] all at position rope, full. image: [3, H, W] in [-1, 1],
+// H and W multiples of the ViT patch size.
+Chunk vit_chunk(const model::BagelConfig& c, const torch::Tensor& image, int64_t rope, const Markers& mk);
+// [<|vision_start|>, h*w latent tokens, <|vision_end|>] at position rope, full. tokens [h*w, patch_latent_dim];
+// t = 0 for a clean condition, the current time for a noisy query.
+Chunk vae_chunk(const model::BagelConfig& c, const torch::Tensor& tokens, int64_t h, int64_t w, double t,
+                int64_t rope, const Markers& mk);
+
+// Convenience: embed + forward + update; then advance rope (text: by its length; images: by 1).
+void add_text(model::Bagel& m, Context& ctx, const std::vector<int64_t>& ids, const Markers& mk);
+void add_vit_image(model::Bagel& m, Context& ctx, const torch::Tensor& image, const Markers& mk);
+void add_vae_image(model::Bagel& m, Context& ctx, const torch::Tensor& tokens, int64_t h, int64_t w,
+                   const Markers& mk);
+
+}  // namespace sgt::infer

@@ -1,0 +1,248 @@
+#include "infer/generate.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/error.h"
+#include "data/resize.h"
+#include "model/image_tokens.h"
+#include "text/prompt.h"
+
+namespace sgt::infer {
+
+const char* const kVlmThinkSystemPrompt =
+    "You should first think about the reasoning process in the mind and then provide the user with the answer. \n"
+    "The reasoning process is enclosed within <think> </think> tags, i.e. <think> reasoning process here </think> "
+    "answer here";
+const char* const kGenThinkSystemPrompt =
+    "You should first think about the planning process in the mind and then generate the image. \n"
+    "The planning process is enclosed within <think> </think> tags, i.e. <think> planning process here </think> "
+    "image here";
+
+void ImageGenOptions::validate() const {
+  SGT_CHECK(steps >= 2, "infer.generate", "steps must be >= 2, got {}", steps);
+  SGT_CHECK(timestep_shift > 0, "infer.generate", "timestep_shift must be > 0, got {}", timestep_shift);
+  cfg().validate();
+}
+
+void TextGenOptions::validate() const {
+  SGT_CHECK(max_length >= 1, "infer.generate", "max_length must be >= 1, got {}", max_length);
+  SGT_CHECK(!do_sample || temperature > 0, "infer.generate", "sampling needs temperature > 0, got {}", temperature);
+}
+
+Markers markers_from(const text::Tokenizer& tok) {
+  auto b = text::BagelTokens::from(tok);
+  return Markers{b.im_start, b.im_end, b.vision_start, b.vision_end};
+}
+
+torch::Tensor prepare_image(const data::Image& img, int64_t w, int64_t h, int64_t multiple) {
+  SGT_CHECK(!img.empty() && img.width > 0 && img.height > 0, "infer.generate", "empty input image");
+  if (w == 0) w = img.width / multiple * multiple;
+  if (h == 0) h = img.height / multiple * multiple;
+  SGT_CHECK(w > 0 && h > 0 && w % multiple == 0 && h % multiple == 0, "infer.generate",
+            "image size {}x{} must be positive multiples of {} (input {}x{})", w, h, multiple, img.width, img.height);
+  auto rgb = img.channels == 3 ? img : data::convert_channels(img, 3);
+  if (rgb.width != w || rgb.height != h) rgb = data::resize_bicubic(rgb, w, h);
+  return model::image_to_tensor(rgb);
+}
+
+namespace {
+
+int64_t pixels_per_token(model::Bagel& m, model::AutoEncoder& ae) {
+  return ae->config().downsample() * m->config().latent_patch_size;
+}
+
+std::vector<int64_t> encode_text(const text::Tokenizer& tok, const std::string& s) {
+  auto ids = tok.encode(s);
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+}  // namespace
+
+torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h, int64_t w,
+                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  const auto& cfg = m->config();
+  SGT_CHECK(cfg.visual_gen, "infer.generate", "image generation needs a model built with visual_gen");
+  SGT_CHECK(h > 0 && w > 0, "infer.generate", "latent grid {}x{} must be positive", h, w);
+  const auto dev = m->language_model->model->embed_tokens->weight.device();
+  // Initial noise from a seeded CPU generator, so results do not depend on the device.
+  auto gen = at::detail::createCPUGenerator(opt.seed);
+  auto x0 = torch::randn({h * w, cfg.patch_latent_dim()}, gen, torch::kFloat32).to(dev);
+  auto f = [&](const torch::Tensor& x, const StepRequest& req) {
+    // The query embeddings do not depend on the context (positions only enter through RoPE): embed once.
+    Chunk ch = vae_chunk(cfg, x, h, w, req.t, 0, mk);
+    const auto eg = embed_chunk(m, ch);  // (embeddings [N+2, D], gen mask)
+    auto idx = ch.vae_indexes.to(dev);
+    auto run = [&](const Context& c) {
+      Context copy = c;  // forward_chunk never mutates without update, but takes a reference
+      auto pos = torch::full({ch.length}, c.rope, torch::kInt64);
+      auto hid = forward_chunk(m, copy, eg.first, eg.second, pos, /*causal=*/false, /*update=*/false);
+      return m->velocity(hid, idx).to(torch::kFloat32);
+    };
+    StepVelocities v;
+    v.cond = run(ctx.full);
+    if (req.need_text) v.text = run(ctx.no_text);
+    if (req.need_img) v.img = run(ctx.no_img);
+    return v;
+  };
+  return sample_euler(x0, opt.steps, opt.timestep_shift, opt.cfg(), f, on_step);
+}
+
+data::Image decode_latents(model::Bagel& m, model::AutoEncoder& ae, const torch::Tensor& tokens, int64_t h,
+                           int64_t w) {
+  torch::NoGradGuard ng;
+  const auto& cfg = m->config();
+  auto lat = model::unpatchify_latent(tokens.to(torch::kCPU, torch::kFloat32), h, w, cfg.latent_patch_size,
+                                      ae->config().latent_channels())
+                 .unsqueeze(0);
+  auto ps = ae->parameters();
+  if (!ps.empty()) lat = lat.to(ps[0].device(), ps[0].scalar_type());
+  return model::tensor_to_image(ae->decode(lat)[0].to(torch::kCPU, torch::kFloat32));
+}
+
+torch::Tensor encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed,
+                                  int64_t& h, int64_t& w) {
+  torch::NoGradGuard ng;
+  const int64_t f = pixels_per_token(m, ae), p = m->config().latent_patch_size;
+  SGT_CHECK(img.width % f == 0 && img.height % f == 0 && img.width > 0 && img.height > 0, "infer.generate",
+            "VAE image {}x{} must have sides that are positive multiples of {}", img.width, img.height, f);
+  auto x = model::image_to_tensor(img.channels == 3 ? img : data::convert_channels(img, 3)).unsqueeze(0);
+  auto ps = ae->parameters();
+  if (!ps.empty()) x = x.to(ps[0].device(), ps[0].scalar_type());
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto z = ae->encode(x, gen)[0].to(torch::kFloat32);  // [C, H/d, W/d]
+  h = z.size(1) / p;
+  w = z.size(2) / p;
+  return model::patchify_latent(z, p);
+}
+
+ImageContext proxy_image_context(model::Bagel& m, const text::Tokenizer& tok, const data::Image& input, int64_t vit_w,
+                                 int64_t vit_h) {
+  torch::NoGradGuard ng;
+  ImageContext ic;
+  add_vit_image(m, ic.vit, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), markers_from(tok));
+  return ic;
+}
+
+data::Image proxy_generate_from(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
+                                const ImageContext& ic, const std::string& instruction, int64_t out_w, int64_t out_h,
+                                const ImageGenOptions& opt, const StepCallback& on_step) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  const int64_t f = pixels_per_token(m, ae);
+  SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
+            "output size {}x{} must be positive multiples of {} (VAE downsample x latent_patch_size)", out_w, out_h, f);
+  const Markers mk = markers_from(tok);
+  const auto ids = encode_text(tok, instruction);
+  CfgContexts c;
+  c.no_text = ic.vit;  // snapshot before the instruction
+  c.full = ic.vit;
+  add_text(m, c.full, ids, mk);
+  add_text(m, c.no_img, ids, mk);  // text only, from position 0 (BAGEL's cfg_img context)
+  auto tokens = sample_latents(m, c, out_h / f, out_w / f, opt, mk, on_step);
+  return decode_latents(m, ae, tokens, out_h / f, out_w / f);
+}
+
+data::Image proxy_generate(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
+                           const data::Image& input, const std::string& instruction, int64_t vit_w, int64_t vit_h,
+                           int64_t out_w, int64_t out_h, const ImageGenOptions& opt, const StepCallback& on_step) {
+  opt.validate();
+  auto ic = proxy_image_context(m, tok, input, vit_w, vit_h);
+  return proxy_generate_from(m, ae, tok, ic, instruction, out_w, out_h, opt, on_step);
+}
+
+data::Image text_to_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
+                          const std::string& prompt, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
+                          const std::string& system_prompt, const StepCallback& on_step) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  const int64_t f = pixels_per_token(m, ae);
+  SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
+            "output size {}x{} must be positive multiples of {}", out_w, out_h, f);
+  const Markers mk = markers_from(tok);
+  CfgContexts c;
+  if (!system_prompt.empty()) add_text(m, c.full, encode_text(tok, system_prompt), mk);
+  c.no_text = c.full;
+  add_text(m, c.full, encode_text(tok, prompt), mk);
+  c.no_img = c.full;  // no images anywhere: the no-image context is the full one
+  auto tokens = sample_latents(m, c, out_h / f, out_w / f, opt, mk, on_step);
+  return decode_latents(m, ae, tokens, out_h / f, out_w / f);
+}
+
+data::Image edit_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok, const data::Image& input,
+                       const std::string& instruction, int64_t vit_w, int64_t vit_h, int64_t out_w, int64_t out_h,
+                       const ImageGenOptions& opt, const StepCallback& on_step) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  const int64_t f = pixels_per_token(m, ae);
+  const Markers mk = markers_from(tok);
+  // Clean VAE copy at the output size (the edited output keeps the resized input size, spec §4.1).
+  auto vae_img = model::tensor_to_image(prepare_image(input, out_w, out_h, f));
+  int64_t h = 0, w = 0;
+  auto clean = encode_image_tokens(m, ae, vae_img, opt.seed ^ 0x9e3779b97f4a7c15ULL, h, w);
+  CfgContexts c;
+  add_vae_image(m, c.full, clean, h, w, mk);
+  add_vit_image(m, c.full, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), mk);
+  c.no_text = c.full;
+  const auto ids = encode_text(tok, instruction);
+  add_text(m, c.full, ids, mk);
+  add_text(m, c.no_img, ids, mk);
+  auto tokens = sample_latents(m, c, h, w, opt, mk, on_step);
+  return decode_latents(m, ae, tokens, h, w);
+}
+
+TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Context& ctx, const TextGenOptions& opt,
+                          const Markers& mk, bool keep_logits) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  const auto dev = m->language_model->model->embed_tokens->weight.device();
+  Context c = ctx;
+  auto gen = at::detail::createCPUGenerator(opt.seed);
+  TextGenResult out;
+  int64_t cur = mk.im_start;
+  auto zero = torch::zeros({1}, torch::kInt64);
+  for (int64_t step = 0; step < opt.max_length; ++step) {
+    Chunk ch;
+    ch.length = 1;
+    ch.text_ids = torch::full({1}, cur, torch::kInt64);
+    ch.text_indexes = zero;
+    ch.position_ids = torch::full({1}, c.rope, torch::kInt64);
+    auto [e, g] = embed_chunk(m, ch);
+    auto hid = forward_chunk(m, c, e, g, ch.position_ids, /*causal=*/true, /*update=*/true);
+    c.rope += 1;
+    auto logits = m->text_logits(hid, zero.to(dev))[0].to(torch::kCPU, torch::kFloat32);
+    if (keep_logits) out.logits.push_back(logits);
+    int64_t next;
+    if (opt.do_sample) {
+      auto probs = torch::softmax(logits / opt.temperature, -1);
+      next = torch::multinomial(probs, 1, false, gen).item<int64_t>();
+    } else {
+      next = logits.argmax().item<int64_t>();
+    }
+    if (next == mk.im_end) {
+      out.stopped = true;
+      break;
+    }
+    // BAGEL appends a sampled token on the next iteration only, so the last one sampled is dropped.
+    if (step + 1 < opt.max_length) out.ids.push_back(next);
+    cur = next;
+  }
+  std::vector<text::TokenId> ids(out.ids.begin(), out.ids.end());
+  out.text = tok.decode(ids);
+  return out;
+}
+
+TextGenResult understand(model::Bagel& m, const text::Tokenizer& tok, const data::Image& input,
+                         const std::string& question, int64_t vit_w, int64_t vit_h, const TextGenOptions& opt) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  const Markers mk = markers_from(tok);
+  Context c;
+  if (opt.think) add_text(m, c, encode_text(tok, kVlmThinkSystemPrompt), mk);
+  if (!input.empty()) add_vit_image(m, c, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), mk);
+  add_text(m, c, encode_text(tok, question), mk);
+  return decode_text(m, tok, c, opt, mk);
+}
+
+}  // namespace sgt::infer

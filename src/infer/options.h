@@ -1,0 +1,57 @@
+#pragma once
+// Inference options (torch-free, so CLI files can fill them without the torch headers).
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace sgt::infer {
+
+// Classifier-free guidance of spec-bagel.md §4.5.
+struct CfgParams {
+  double text_scale = 4.0;
+  double img_scale = 1.5;
+  double interval_lo = 0.4, interval_hi = 1.0;
+  std::string renorm_type = "global";  // "global" | "channel" | "text_channel"
+  double renorm_min = 0.0;
+  void validate() const;
+  // Scales in force at the (shifted) time t: both 1 outside (lo, hi].
+  std::pair<double, double> scales_at(double t) const;
+};
+
+struct ImageGenOptions {
+  int64_t steps = 50;  // schedule points; steps - 1 model evaluations per branch
+  double timestep_shift = 3.0;
+  double cfg_text_scale = 4.0;
+  double cfg_img_scale = 1.5;
+  double cfg_interval_lo = 0.4, cfg_interval_hi = 1.0;
+  std::string cfg_renorm_type = "global";
+  double cfg_renorm_min = 0.0;
+  uint64_t seed = 0;
+  template <class V>
+  void visit(V&& v) {
+    v("steps", steps); v("timestep_shift", timestep_shift); v("cfg_text_scale", cfg_text_scale);
+    v("cfg_img_scale", cfg_img_scale); v("cfg_interval_lo", cfg_interval_lo); v("cfg_interval_hi", cfg_interval_hi);
+    v("cfg_renorm_type", cfg_renorm_type); v("cfg_renorm_min", cfg_renorm_min); v("seed", seed);
+  }
+  void validate() const;
+  CfgParams cfg() const {
+    return CfgParams{cfg_text_scale, cfg_img_scale, cfg_interval_lo, cfg_interval_hi, cfg_renorm_type, cfg_renorm_min};
+  }
+};
+
+// Understanding decoding (spec §4.2).
+struct TextGenOptions {
+  int64_t max_length = 512;  // model evaluations (the start token included), as BAGEL's max_length
+  bool do_sample = false;    // false: greedy argmax
+  double temperature = 1.0;  // sampling: softmax(logits / temperature)
+  bool think = false;        // prepend the think system prompt (spec §4.3)
+  uint64_t seed = 0;
+  template <class V>
+  void visit(V&& v) {
+    v("max_length", max_length); v("do_sample", do_sample); v("temperature", temperature); v("think", think);
+    v("seed", seed);
+  }
+  void validate() const;
+};
+
+}  // namespace sgt::infer
