@@ -12,7 +12,16 @@ void register_inspect(CLI::App& app);
 void register_env(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_world(CLI::App& app);
+void register_tune(CLI::App& app);  // sgt tune (the main job)
 void register_data_inspect(CLI::App& app);  // sgt data inspect (parent: cli/data.h data_command)
 void register_data_render(CLI::App& app);   // sgt data render (parent: cli/data.h data_command)
+void register_data_bench(CLI::App& app);    // sgt data bench (parent: cli/data.h data_command)
+void register_chat(CLI::App& app);      // infer: understanding
+void register_generate(CLI::App& app);  // infer: text-to-image
+void register_edit(CLI::App& app);      // infer: editing
+void register_segment(CLI::App& app);   // infer: SGT proxy tasks
+void register_eval(CLI::App& app);           // sgt eval cvbench | geneval | seg (parent: cli/eval.h)
+void register_eval_world(CLI::App& app);     // sgt eval world
+void register_eval_analysis(CLI::App& app);  // sgt eval probe | attention
 
 }  // namespace sgt::cli

@@ -22,8 +22,17 @@ int main(int argc, char** argv) {
   sgt::cli::register_env(app);
   sgt::cli::register_tokenize(app);
   sgt::cli::register_world(app);
+  sgt::cli::register_tune(app);
   sgt::cli::register_data_inspect(app);
   sgt::cli::register_data_render(app);
+  sgt::cli::register_chat(app);
+  sgt::cli::register_generate(app);
+  sgt::cli::register_edit(app);
+  sgt::cli::register_segment(app);
+  sgt::cli::register_eval(app);
+  sgt::cli::register_eval_world(app);
+  sgt::cli::register_eval_analysis(app);
+  sgt::cli::register_data_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
