@@ -84,6 +84,7 @@ class Trainer : public ::testing::Test {
     for (auto& s : c.data.sources) s.shards = {dir_->file("world") + "/train/world-train-{000000..000002}.tar"};
     c.data.sizes.vit_side = 42;
     c.data.sizes.vae_side = 48;
+    c.data.sizes.vae_stride = 16;  // tiny-bagel.json: pixel AE patch 8 x latent patch 2
     c.data.packing.expected_num_tokens = 200;
     c.data.packing.max_num_tokens = 320;
     c.data.packing.max_num_tokens_per_sample = 320;
