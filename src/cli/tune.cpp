@@ -27,9 +27,9 @@ namespace sgt::cli {
 namespace {
 
 struct TuneArgs {
-  std::string config, run_dir, tokenizer;
+  std::string config, run_dir, tokenizer, heldout;
   int64_t steps = -1;
-  int64_t eval_samples = 8;
+  int64_t eval_samples = 16;
   int64_t eval_steps = 25;
   double cfg_text = 1.0, cfg_img = 1.0;
   bool no_eval = false;
@@ -38,20 +38,19 @@ struct TuneArgs {
 void write_curves(const std::string& run_dir, const std::vector<train::StepMetrics>& history) {
   // Re-read metrics.jsonl so that a resumed run plots the whole curve.
   data::PlotSeries loss{"loss", {}, {}}, ce{"ce", {}, {}}, mse{"mse", {}, {}}, lr{"lr", {}, {}};
-  std::ifstream f(run_dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(f, line)) {
-    try {
-      auto j = nlohmann::json::parse(line);
-      if (!j["loss"].is_number()) continue;
-      const double s = j["step"].get<double>();
-      loss.x.push_back(s), loss.y.push_back(j["loss"].get<double>());
-      ce.x.push_back(s), ce.y.push_back(j["ce"].get<double>());
-      mse.x.push_back(s), mse.y.push_back(j["mse"].get<double>());
-      lr.x.push_back(s), lr.y.push_back(j["lr"].get<double>());
-    } catch (const std::exception&) {
-    }
-  }
+  const std::string path = run_dir + "/metrics.jsonl";
+  if (!fs::exists(path)) return;
+  config::for_each_jsonl(
+      path,
+      [&](const config::Json& j, const std::string&) {
+        if (!j.value("loss", nlohmann::json()).is_number()) return;  // skipped (non-finite) steps log null
+        const double s = j.at("step").get<double>();
+        loss.x.push_back(s), loss.y.push_back(j.at("loss").get<double>());
+        ce.x.push_back(s), ce.y.push_back(j.at("ce").get<double>());
+        mse.x.push_back(s), mse.y.push_back(j.at("mse").get<double>());
+        lr.x.push_back(s), lr.y.push_back(j.at("lr").get<double>());
+      },
+      /*skip_malformed=*/true);
   if (loss.x.empty()) return;
   data::PlotOptions o;
   o.title = "SGT tuning: losses";
@@ -69,7 +68,7 @@ void run_tune(const TuneArgs& a) {
   const auto env = train::dist_env_from_environment();
   const bool recipe = a.config.empty();
   train::TrainConfig cfg;
-  std::string heldout;
+  std::string heldout = a.heldout;
   if (recipe) {
     const std::string run = a.run_dir.empty() ? "runs/tune" : a.run_dir;
     const std::string world = run + "/world";
@@ -81,7 +80,7 @@ void run_tune(const TuneArgs& a) {
     fs::create_directories(run);
     if (env.rank == 0) io::atomic_write_text(run + "/model.json", train::tune_model_json());
     cfg = train::world_tune_config(run, world, run + "/model.json");
-    heldout = world + "/heldout/world-heldout-000000.tar";
+    if (heldout.empty()) heldout = world + "/heldout/world-heldout-000000.tar";
   } else {
     cfg = config::load_file<train::TrainConfig>(a.config);
     if (!a.run_dir.empty()) cfg.run_dir = a.run_dir;
@@ -98,11 +97,11 @@ void run_tune(const TuneArgs& a) {
     dist->barrier();  // rank 0 has rendered the world
   }
   train::Trainer trainer(cfg, dist);
-  const bool evaluate = recipe && !a.no_eval && env.rank == 0 && !heldout.empty();
+  const bool evaluate = !a.no_eval && env.rank == 0 && !heldout.empty();
   std::vector<train::TrainSample> samples;
   infer::ImageGenOptions gen;
   gen.steps = a.eval_steps;
-  gen.timestep_shift = 1.0;  // the recipe trains with shift 1
+  gen.timestep_shift = cfg.timestep_shift;  // sample on the schedule the model was trained on
   gen.cfg_text_scale = a.cfg_text;
   gen.cfg_img_scale = a.cfg_img;
   gen.seed = 1234;
@@ -159,7 +158,9 @@ void register_tune(CLI::App& app) {
   cmd->add_option("--run-dir", a->run_dir, "run folder (default: runs/tune or the config's run_dir)");
   cmd->add_option("--steps", a->steps, "optimizer steps (overrides the config)");
   cmd->add_option("--tokenizer", a->tokenizer, "Qwen2 tokenizer.json (default: $SGT_TOKENIZER or shared fixtures)");
-  cmd->add_option("--eval-samples", a->eval_samples, "held-out scenes measured before and after (recipe only)");
+  cmd->add_option("--heldout", a->heldout,
+                  "held-out shard(s) of the first (proxy) source, measured before and after (default: the recipe's)");
+  cmd->add_option("--eval-samples", a->eval_samples, "held-out scenes measured before and after");
   cmd->add_option("--eval-steps", a->eval_steps, "sampler steps of the held-out generations");
   cmd->add_option("--cfg-text", a->cfg_text, "text CFG scale of the held-out generations");
   cmd->add_option("--cfg-img", a->cfg_img, "image CFG scale of the held-out generations");

@@ -11,6 +11,7 @@
 //
 // from_json rejects unknown keys (naming them and the file), type-checks every field, keeps defaults for
 // missing ones and runs validate(); to_json writes every field, so JSON -> struct -> JSON round-trips.
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -168,6 +169,11 @@ Json to_json(const T& value) {
 // Parse JSON text; syntax errors name the source and the byte offset.
 Json parse(const std::string& text, const std::string& where);
 Json load_json_file(const std::string& path);
+
+// Calls fn(line_json, "path:line") for every non-blank line of a JSONL file, in order. A malformed line throws
+// (naming path and line) unless skip_malformed, which drops it (the torn last line of a killed run's log).
+void for_each_jsonl(const std::string& path, const std::function<void(const Json&, const std::string&)>& fn,
+                    bool skip_malformed = false);
 
 template <class T>
 T load_file(const std::string& path) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 
@@ -60,23 +61,12 @@ CvBenchItem cvbench_item_from_json(const nlohmann::json& j, const std::string& w
 }
 
 std::vector<CvBenchItem> read_cvbench_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  SGT_CHECK(in.good(), "cvbench", "cannot open {}", path);
   std::vector<CvBenchItem> items;
   std::set<int64_t> seen;
-  std::string line;
-  for (int64_t no = 1; std::getline(in, line); ++no) {
-    if (trim(line).empty()) continue;
-    const std::string where = fmt::format("{}:{}", path, no);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      SGT_FAIL("cvbench", "{}: invalid JSON ({})", where, e.what());
-    }
+  config::for_each_jsonl(path, [&](const config::Json& j, const std::string& where) {
     items.push_back(cvbench_item_from_json(j, where));
     SGT_CHECK(seen.insert(items.back().idx).second, "cvbench", "{}: duplicate idx {}", where, items.back().idx);
-  }
+  });
   SGT_CHECK(!items.empty(), "cvbench", "{} holds no question", path);
   return items;
 }
@@ -170,23 +160,13 @@ std::string cvbench_table(const CvBenchScores& s) {
 }
 
 std::map<int64_t, std::string> read_cvbench_answers(const std::string& path) {
-  std::ifstream in(path);
-  SGT_CHECK(in.good(), "cvbench", "cannot open {}", path);
   std::map<int64_t, std::string> out;
-  std::string line;
-  for (int64_t no = 1; std::getline(in, line); ++no) {
-    if (trim(line).empty()) continue;
-    const std::string where = fmt::format("{}:{}", path, no);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      SGT_FAIL("cvbench", "{}: invalid JSON ({})", where, e.what());
-    }
+  config::for_each_jsonl(path, [&](const config::Json& line, const std::string& where) {
+    const nlohmann::json j = line;
     const auto idx = field<int64_t>(j, "idx", where);
     SGT_CHECK(out.emplace(idx, field<std::string>(j, "answer", where)).second, "cvbench", "{}: duplicate idx {}",
               where, idx);
-  }
+  });
   return out;
 }
 

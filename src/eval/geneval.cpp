@@ -11,20 +11,13 @@
 
 #include <fmt/format.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 
 namespace sgt::eval {
 namespace fs = std::filesystem;
 namespace {
-
-nlohmann::ordered_json parse_line(const std::string& line, const std::string& where) {
-  try {
-    return nlohmann::ordered_json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    SGT_FAIL("geneval", "{}: invalid JSON ({})", where, e.what());
-  }
-}
 
 GenEvalRequirement requirement_from_json(const nlohmann::ordered_json& j, const std::string& where) {
   SGT_CHECK(j.is_object() && j.contains("class") && j["class"].is_string(), "geneval",
@@ -82,15 +75,10 @@ GenEvalPrompt geneval_prompt_from_json(const nlohmann::ordered_json& j, const st
 }
 
 std::vector<GenEvalPrompt> read_geneval_metadata(const std::string& path) {
-  std::ifstream in(path);
-  SGT_CHECK(in.good(), "geneval", "cannot open {}", path);
   std::vector<GenEvalPrompt> out;
-  std::string line;
-  for (int64_t no = 1; std::getline(in, line); ++no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = fmt::format("{}:{}", path, no);
-    out.push_back(geneval_prompt_from_json(parse_line(line, where), where));
-  }
+  config::for_each_jsonl(path, [&](const config::Json& j, const std::string& where) {
+    out.push_back(geneval_prompt_from_json(j, where));
+  });
   SGT_CHECK(!out.empty(), "geneval", "{} holds no prompt", path);
   return out;
 }
@@ -224,14 +212,8 @@ GenEvalDecision geneval_decide(const std::vector<GenEvalDetection>& detections, 
 std::vector<GenEvalImageResult> score_geneval_detections(const std::string& path,
                                                          const std::vector<GenEvalPrompt>& prompts,
                                                          const GenEvalOptions& opt) {
-  std::ifstream in(path);
-  SGT_CHECK(in.good(), "geneval", "cannot open {}", path);
   std::vector<GenEvalImageResult> out;
-  std::string line;
-  for (int64_t no = 1; std::getline(in, line); ++no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = fmt::format("{}:{}", path, no);
-    const auto j = parse_line(line, where);
+  config::for_each_jsonl(path, [&](const config::Json& j, const std::string& where) {
     SGT_CHECK(j.contains("filename") && j["filename"].is_string(), "geneval", "{}: missing string 'filename'", where);
     GenEvalImageResult r;
     r.filename = j["filename"].get<std::string>();
@@ -271,7 +253,7 @@ std::vector<GenEvalImageResult> score_geneval_detections(const std::string& path
     r.prompt = meta->prompt;
     r.decision = geneval_decide(dets, *meta, opt);
     out.push_back(std::move(r));
-  }
+  });
   SGT_CHECK(!out.empty(), "geneval", "{} holds no image", path);
   return out;
 }
@@ -309,14 +291,8 @@ GenEvalSummary summarize_geneval(const std::vector<GenEvalImageResult>& results)
 }
 
 GenEvalSummary summarize_geneval_results_file(const std::string& path) {
-  std::ifstream in(path);
-  SGT_CHECK(in.good(), "geneval", "cannot open {}", path);
   std::vector<GenEvalImageResult> rs;
-  std::string line;
-  for (int64_t no = 1; std::getline(in, line); ++no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = fmt::format("{}:{}", path, no);
-    const auto j = parse_line(line, where);
+  config::for_each_jsonl(path, [&](const config::Json& j, const std::string& where) {
     SGT_CHECK(j.contains("tag") && j.contains("correct") && j.contains("filename"), "geneval",
               "{}: a result needs filename, tag and correct", where);
     GenEvalImageResult r;
@@ -329,7 +305,7 @@ GenEvalSummary summarize_geneval_results_file(const std::string& path) {
     const std::string folder = fs::path(r.filename).parent_path().parent_path().filename().string();
     if (is_digits(folder)) r.prompt_index = std::stoll(folder);
     rs.push_back(std::move(r));
-  }
+  });
   return summarize_geneval(rs);
 }
 

@@ -121,11 +121,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
   std::optional<nlohmann::json> state;
   if (latest) {
     state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
-    const int64_t world = state->at("world_size").get<int64_t>(), accum = state->at("grad_accum").get<int64_t>();
-    SGT_CHECK(world == world_ && accum == cfg_.grad_accum, "train.checkpoint",
-              "{} was written by {} ranks x {} micro-batches; this run has {} x {} (data order and optimizer shards "
-              "depend on both)",
-              latest->path, world, accum, world_, cfg_.grad_accum);
+    check_checkpoint_layout(*state, latest->path);
   }
   for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
     std::optional<MixerState> ms;
@@ -177,6 +173,15 @@ void Trainer::build_model() {
   }
   if (cfg_.freeze_vit && model_cfg_.visual_und) {
     for (auto& p : model_->vit_model->parameters()) p.requires_grad_(false);
+  }
+  for (const auto& prefix : cfg_.freeze_params) {
+    int64_t matched = 0;
+    for (auto& item : model_->named_parameters()) {
+      if (item.key().rfind(prefix, 0) != 0) continue;
+      item.value().requires_grad_(false);
+      ++matched;
+    }
+    SGT_CHECK(matched > 0, kC, "freeze_params: '{}' matches no parameter of the model", prefix);
   }
   for (auto& item : model_->named_parameters()) {
     if (item.value().requires_grad()) trainable_.emplace_back(item.key(), item.value());

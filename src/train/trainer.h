@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "model/autoencoder.h"
@@ -49,6 +50,8 @@ struct TrainConfig {
   double ce_weight = 1.5, mse_weight = 1.0;  // SGT's defaults
   double timestep_shift = 1.0;
   bool freeze_llm = false, freeze_vit = false, freeze_und = false;
+  // Parameter-name prefixes to freeze as well (e.g. "language_model.model.embed_tokens."); each must match.
+  std::vector<std::string> freeze_params;
   bool checkpoint_activations = false;
   std::string device = "cpu";     // cpu | cuda (rank r uses cuda:LOCAL_RANK)
   std::string precision = "fp32"; // fp32 | bf16 (autocast on CUDA; fp32 master weights)
@@ -68,7 +71,8 @@ struct TrainConfig {
     v("weight_decay", weight_decay); v("shard_optimizer", shard_optimizer); v("max_grad_norm", max_grad_norm);
     v("ema_decay", ema_decay); v("ce_weight", ce_weight); v("mse_weight", mse_weight);
     v("timestep_shift", timestep_shift); v("freeze_llm", freeze_llm); v("freeze_vit", freeze_vit);
-    v("freeze_und", freeze_und); v("checkpoint_activations", checkpoint_activations); v("device", device);
+    v("freeze_und", freeze_und); v("freeze_params", freeze_params);
+    v("checkpoint_activations", checkpoint_activations); v("device", device);
     v("precision", precision); v("save_every", save_every); v("keep_last", keep_last); v("log_every", log_every);
     v("max_nonfinite_in_row", max_nonfinite_in_row); v("debug_nan_steps", debug_nan_steps); v("resume", resume);
     v("dist_timeout_s", dist_timeout_s);
@@ -112,6 +116,8 @@ class Trainer {
  private:
   void build_model();
   void load_checkpoint();
+  // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.
+  void check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const;
   void write_metrics(const StepMetrics& m);
   TrainConfig cfg_;
   std::shared_ptr<Dist> dist_;

@@ -8,6 +8,7 @@
 // publishes the folder atomically (io/checkpoint.h), so a crash at any moment leaves LATEST loadable.
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -82,15 +83,19 @@ void Trainer::save_checkpoint() {
   if (dist_) dist_->barrier();
 }
 
-void Trainer::load_checkpoint() {
-  const auto latest = io::latest_checkpoint(cfg_.run_dir + "/checkpoints");
-  SGT_CHECK(latest.has_value(), "train.checkpoint", "no checkpoint under {}/checkpoints", cfg_.run_dir);
-  const auto state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
+void Trainer::check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const {
   const int64_t world = state.at("world_size").get<int64_t>(), accum = state.at("grad_accum").get<int64_t>();
   SGT_CHECK(world == world_ && accum == cfg_.grad_accum, "train.checkpoint",
             "{} was written by {} ranks x {} micro-batches; this run has {} x {} (data order and optimizer shards "
             "depend on both)",
-            latest->path, world, accum, world_, cfg_.grad_accum);
+            path, world, accum, world_, cfg_.grad_accum);
+}
+
+void Trainer::load_checkpoint() {
+  const auto latest = io::latest_checkpoint(cfg_.run_dir + "/checkpoints");
+  SGT_CHECK(latest.has_value(), "train.checkpoint", "no checkpoint under {}/checkpoints", cfg_.run_dir);
+  const auto state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
+  check_checkpoint_layout(state, latest->path);
   io::load_state_dict(*model_, io::TensorSource::open(latest->file("model.safetensors")));
   ema_->load_state_dict(io::load_tensors(
       latest->file(cfg_.shard_optimizer ? fmt::format("ema.rank{}.safetensors", rank_) : "ema.safetensors")));
@@ -100,15 +105,14 @@ void Trainer::load_checkpoint() {
   resumed_from_ = step_;
   if (rank_ == 0) {  // drop metrics of steps after the checkpoint (they will be redone)
     const std::string path = cfg_.run_dir + "/metrics.jsonl";
-    std::ifstream in(path);
-    std::string line, kept;
-    while (std::getline(in, line)) {
-      try {
-        if (nlohmann::json::parse(line).at("step").get<int64_t>() <= step_) kept += line + "\n";
-      } catch (const std::exception&) {
-        // a torn last line of a killed run
-      }
-    }
+    std::string kept;
+    if (fs::exists(path))
+      config::for_each_jsonl(
+          path,
+          [&](const config::Json& j, const std::string&) {
+            if (j.value("step", std::numeric_limits<int64_t>::max()) <= step_) kept += j.dump() + "\n";
+          },
+          /*skip_malformed=*/true);  // a torn last line of a killed run
     io::atomic_write_text(path, kept);
   }
   log::info("train: resumed from {} (step {})", latest->path, step_);

@@ -51,11 +51,9 @@ int free_port() {
 
 std::string sgt_bin() { return sgt::testing::binary_dir() + "/bin/sgt"; }
 
-std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
-  std::vector<nlohmann::json> out;
-  std::ifstream f(run_dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(f, line)) out.push_back(nlohmann::json::parse(line));
+std::vector<config::Json> read_metrics(const std::string& run_dir) {
+  std::vector<config::Json> out;
+  config::for_each_jsonl(run_dir + "/metrics.jsonl", [&](const config::Json& j, const std::string&) { out.push_back(j); });
   return out;
 }
 
@@ -387,4 +385,66 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   auto bad = sgt::testing::run_command(fmt::format("{} tune --config /nonexistent.json 2>&1", shell_quote(sgt_bin())));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("nonexistent.json"), std::string::npos) << bad.output;
+}
+
+// freeze_params keeps the named tensors fixed while the rest learns; a prefix that matches nothing, malformed
+// TrainConfig JSON and a truncated shard get clear errors or are counted, and never lose the run.
+TEST_F(Trainer, FrozenParamsBadConfigsAndTruncatedShards) {
+  auto cfg = tiny("frozen");
+  cfg.steps = 2;
+  cfg.save_every = 0;
+  cfg.freeze_params = {"language_model.model.embed_tokens.", "language_model.lm_head."};
+  {
+    train::Trainer t(cfg);
+    std::map<std::string, torch::Tensor> before;
+    for (auto& p : t.model()->named_parameters()) before[p.key()] = p.value().detach().clone();
+    t.run();
+    int64_t changed = 0;
+    for (auto& p : t.model()->named_parameters()) {
+      const bool same = torch::equal(before.at(p.key()), p.value());
+      if (p.key().rfind("language_model.model.embed_tokens.", 0) == 0 || p.key().rfind("language_model.lm_head.", 0) == 0)
+        EXPECT_TRUE(same) << p.key();
+      else
+        changed += !same;
+    }
+    EXPECT_GT(changed, 10);
+  }
+  cfg.freeze_params = {"language_model.no_such_module."};
+  cfg.run_dir = dir_->file("frozen-bad");
+  try {
+    train::Trainer t(cfg);
+    ADD_FAILURE() << "an unmatched freeze prefix was accepted";
+  } catch (const sgt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_module"), std::string::npos) << e.what();
+  }
+
+  // Malformed configs: unknown key, wrong type, broken JSON. Each message names the file.
+  const std::string bad = dir_->file("bad-config.json");
+  for (const char* text : {R"({"model_config": "m.json", "stepz": 3})", R"({"model_config": "m.json", "steps": "ten"})",
+                           R"({"model_config": "m.json", "steps": 3)"}) {
+    std::ofstream(bad) << text;
+    try {
+      (void)config::load_file<train::TrainConfig>(bad);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const sgt::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("bad-config.json"), std::string::npos) << e.what();
+    }
+  }
+
+  // A shard cut in half (a crashed copy): its tail is counted as bad samples and training goes on.
+  const std::string cut = dir_->file("cut");
+  fs::create_directories(cut);
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = fmt::format("world-train-{:06d}.tar", i);
+    fs::copy_file(dir_->file("world") + "/train/" + name, cut + "/" + name, fs::copy_options::overwrite_existing);
+  }
+  fs::resize_file(cut + "/world-train-000000.tar", fs::file_size(cut + "/world-train-000000.tar") / 2 + 100);
+  auto c2 = tiny("cut-run");
+  for (auto& s : c2.data.sources) s.shards = {cut + "/world-train-{000000..000002}.tar"};
+  c2.steps = 3;
+  c2.save_every = 0;
+  train::Trainer t(c2);
+  t.run();
+  EXPECT_EQ(t.step(), 3);
+  EXPECT_NE(t.bad_sample_summary().find("truncated_tar"), std::string::npos) << t.bad_sample_summary();
 }
