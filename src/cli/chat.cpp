@@ -17,8 +17,11 @@ void register_chat(CLI::App& app) {
   add_model_options(cmd, a->model);
   cmd->add_option("--image", a->chat.image, "input image (PNG or JPEG); omit for text only");
   cmd->add_option("--question,-q", a->chat.question, "the question")->required();
-  cmd->add_option("--vit-width", a->chat.vit_w, "ViT input width, a multiple of 14 (default: image, rounded down)");
+  cmd->add_option("--vit-width", a->chat.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", a->chat.vit_h, "ViT input height, a multiple of 14");
+  cmd->add_option("--resize", a->chat.resize,
+                  "ViT size not given: bagel = BAGEL's chat rule (sides 378-980, stride 14), keep = the image's, "
+                  "rounded down (default bagel)");
   cmd->add_option("--max-length", a->chat.text.max_length, "maximum decoding steps (default 512)");
   cmd->add_flag("--sample", a->chat.text.do_sample, "sample from softmax(logits / T) instead of greedy argmax");
   cmd->add_option("--temperature", a->chat.text.temperature, "sampling temperature (default 1.0)");

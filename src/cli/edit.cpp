@@ -6,20 +6,6 @@
 
 namespace sgt::cli {
 
-namespace {
-
-void add_image_task_options(CLI::App* cmd, infer::ImageTaskArgs& t) {
-  cmd->add_option("--image,-i", t.image, "input image (PNG or JPEG)")->required();
-  cmd->add_option("--instruction", t.instruction, "the instruction");
-  cmd->add_option("--output,-o", t.output, "output PNG");
-  cmd->add_option("--width", t.width, "output width (default: input width rounded down to the VAE multiple)");
-  cmd->add_option("--height", t.height, "output height");
-  cmd->add_option("--vit-width", t.vit_w, "ViT input width, a multiple of 14 (default: input, rounded down)");
-  cmd->add_option("--vit-height", t.vit_h, "ViT input height, a multiple of 14");
-}
-
-}  // namespace
-
 void register_edit(CLI::App& app) {
   struct Args {
     infer::ModelArgs model;
@@ -32,6 +18,8 @@ void register_edit(CLI::App& app) {
   auto* cmd = app.add_subcommand("edit", "Edit an image following an instruction");
   add_model_options(cmd, a->model);
   add_image_task_options(cmd, a->task);
+  cmd->get_option("--image")->required();
+  add_think_options(cmd, a->task.think, a->task.think_text);
   add_image_gen_options(cmd, a->task.gen);
   cmd->callback([a] { infer::run_edit(a->model, a->task); });
 }

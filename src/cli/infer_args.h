@@ -20,6 +20,14 @@ inline void add_model_options(CLI::App* cmd, infer::ModelArgs& m) {
   cmd->add_flag("!--no-progress", m.progress, "no progress bar");
 }
 
+// For subcommands where the model is optional (sgt eval ...): the same options, --tokenizer required only when a
+// model is given (checked by infer::load_model).
+inline void add_optional_model_options(CLI::App* cmd, infer::ModelArgs& m) {
+  add_model_options(cmd, m);
+  cmd->get_option("--tokenizer")->required(false);
+}
+inline bool has_model(const infer::ModelArgs& m) { return !m.model_dir.empty() || !m.config.empty(); }
+
 inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
   cmd->add_option("--steps", g.steps, "schedule points; steps - 1 model evaluations (default 50)");
   cmd->add_option("--timestep-shift", g.timestep_shift, "schedule shift s (default 3.0)");
@@ -30,6 +38,29 @@ inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
   cmd->add_option("--cfg-renorm-type", g.cfg_renorm_type, "global | channel | text_channel (default global)");
   cmd->add_option("--cfg-renorm-min", g.cfg_renorm_min, "lower clamp of the renorm ratio; 1 disables (default 0)");
   cmd->add_option("--seed", g.seed, "noise seed (default 0)");
+}
+
+// Think mode of generate / edit (spec §4.3): the plan's decoding options.
+inline void add_think_options(CLI::App* cmd, bool& think, infer::TextGenOptions& t) {
+  cmd->add_flag("--think", think, "think mode: the model writes a plan (printed) from BAGEL's think system prompt, "
+                                  "then generates with the plan in its context");
+  cmd->add_option("--think-max-length", t.max_length, "maximum plan decoding steps (default 1000)");
+  cmd->add_flag("--think-sample", t.do_sample, "sample the plan from softmax(logits / T) instead of greedy");
+  cmd->add_option("--think-temperature", t.temperature, "plan sampling temperature (default 0.3)");
+}
+
+// Input / output options of the image tasks (edit, segment).
+inline void add_image_task_options(CLI::App* cmd, infer::ImageTaskArgs& t) {
+  cmd->add_option("--image,-i", t.image, "input image (PNG or JPEG)");
+  cmd->add_option("--instruction", t.instruction, "the instruction");
+  cmd->add_option("--output,-o", t.output, "output PNG");
+  cmd->add_option("--width", t.width, "output width (default: chosen by --resize)");
+  cmd->add_option("--height", t.height, "output height");
+  cmd->add_option("--vit-width", t.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
+  cmd->add_option("--vit-height", t.vit_h, "ViT input height, a multiple of 14");
+  cmd->add_option("--resize", t.resize,
+                  "sizes not given: bagel = BAGEL's resize rules (VAE 512-1024; ViT 224-980, or 224 for SGT's proxy "
+                  "tasks), keep = the input size rounded down (default bagel)");
 }
 
 }  // namespace sgt::cli

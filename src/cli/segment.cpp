@@ -17,13 +17,7 @@ void register_segment(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("segment", "Run a proxy task (segmentation, edge, depth, ...) on an image");
   add_model_options(cmd, a->model);
-  cmd->add_option("--image,-i", a->task.image, "input image (PNG or JPEG)");
-  cmd->add_option("--instruction", a->task.instruction, "the task instruction (e.g. one of SGT's templates)");
-  cmd->add_option("--output,-o", a->task.output, "output PNG");
-  cmd->add_option("--width", a->task.width, "output width (default: input width rounded down to the VAE multiple)");
-  cmd->add_option("--height", a->task.height, "output height");
-  cmd->add_option("--vit-width", a->task.vit_w, "ViT input width, a multiple of 14 (default: input, rounded down)");
-  cmd->add_option("--vit-height", a->task.vit_h, "ViT input height, a multiple of 14");
+  add_image_task_options(cmd, a->task);
   cmd->add_option("--batch", a->batch,
                   "JSONL of requests {image, instruction, output[, seed, width, height, vit_width, vit_height]}; "
                   "consecutive requests on one image reuse its cached context");

@@ -1,16 +1,20 @@
 #include "infer/app.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <tuple>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "data/proxy_tasks.h"
 #include "data/image.h"
 #include "infer/generate.h"
+#include "infer/loaded.h"
 #include "io/atomic_file.h"
 #include "model/registry.h"
 #include "text/tokenizer.h"
@@ -19,27 +23,20 @@ namespace sgt::infer {
 
 namespace {
 
-struct Loaded {
-  model::BagelConfig config;
-  model::Bagel model{nullptr};
-  model::AutoEncoder ae{nullptr};
-  std::unique_ptr<text::Tokenizer> tok;
-};
-
 torch::ScalarType parse_dtype(const std::string& s) {
   if (s == "float32" || s == "fp32") return torch::kFloat32;
   if (s == "bfloat16" || s == "bf16") return torch::kBFloat16;
   SGT_FAIL("infer.app", "--dtype must be float32 or bfloat16, got '{}'", s);
 }
 
-Loaded load(const ModelArgs& a, bool need_gen) {
+LoadedModel load(const ModelArgs& a, bool need_gen) {
   namespace fs = std::filesystem;
   SGT_CHECK(!a.tokenizer.empty(), "infer.app", "--tokenizer is required (tokenizer.json or a folder holding one)");
   SGT_CHECK(a.model_dir.empty() != a.config.empty(), "infer.app",
             "give exactly one of --model DIR or --config JSON (with --weights)");
   const auto dtype = parse_dtype(a.dtype);
   const torch::Device device(a.device);
-  Loaded l;
+  LoadedModel l;
   l.tok = std::make_unique<text::Tokenizer>(text::Tokenizer::load(a.tokenizer));
   if (!a.model_dir.empty()) {
     auto lb = model::load_bagel_folder(a.model_dir, dtype, device);
@@ -82,6 +79,41 @@ std::pair<int64_t, int64_t> out_size(const data::Image& in, int64_t w, int64_t h
   return {w, h};
 }
 
+void check_resize(const std::string& r) {
+  SGT_CHECK(r == "bagel" || r == "keep", "infer.app", "--resize must be bagel or keep, got '{}'", r);
+}
+
+data::ImageTransformConfig transform(int64_t stride, int64_t min_size, int64_t max_size, int64_t max_pixels) {
+  data::ImageTransformConfig c;
+  c.stride = stride, c.min_size = min_size, c.max_size = max_size, c.max_pixels = max_pixels;
+  return c;
+}
+constexpr int64_t kDefaultMaxPixels = 14 * 14 * 9 * 1024;  // ImageTransform's default
+
+// The sizes an image task runs at (spec §4.1): output (VAE) w x h and ViT vit_w x vit_h; see ChatArgs.
+struct TaskSizes {
+  int64_t w = 0, h = 0, vit_w = 0, vit_h = 0;
+};
+TaskSizes task_sizes(const data::Image& in, const ImageTaskArgs& a, int64_t f, bool segment) {
+  check_resize(a.resize);
+  TaskSizes s{a.width, a.height, a.vit_w, a.vit_h};
+  if (a.resize == "bagel") {
+    if (s.w == 0 || s.h == 0) {
+      const auto [w, h] = data::transform_size(in.width, in.height, transform(f, 512, 1024, kDefaultMaxPixels));
+      if (s.w == 0) s.w = w;
+      if (s.h == 0) s.h = h;
+    }
+    if (s.vit_w == 0 || s.vit_h == 0) {  // edit: on top of the VAE-resized image; segment: SGT's fixed 224
+      const auto [w, h] = segment ? data::transform_size(in.width, in.height, transform(14, 224, 224, kDefaultMaxPixels))
+                                  : data::transform_size(s.w, s.h, transform(14, 224, 980, kDefaultMaxPixels));
+      if (s.vit_w == 0) s.vit_w = w;
+      if (s.vit_h == 0) s.vit_h = h;
+    }
+  }
+  std::tie(s.w, s.h) = out_size(in, s.w, s.h, f);
+  return s;
+}
+
 StepCallback progress_cb(const ModelArgs& a, std::unique_ptr<Progress>& bar, const std::string& label) {
   if (!a.progress) return {};
   return [&bar, label](int64_t done, int64_t total) {
@@ -103,9 +135,18 @@ std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
   SGT_CHECK(!a.question.empty(), "infer.app", "a question is required");
   a.text.validate();
   auto l = load(m, false);
+  check_resize(a.resize);
   data::Image img;
-  if (!a.image.empty()) img = read_input(a.image);
-  return understand(l.model, *l.tok, img, a.question, a.vit_w, a.vit_h, a.text).text;
+  int64_t vit_w = a.vit_w, vit_h = a.vit_h;
+  if (!a.image.empty()) {
+    img = read_input(a.image);
+    if (a.resize == "bagel" && (vit_w == 0 || vit_h == 0)) {  // Bagel.chat's VLM transform
+      const auto [w, h] = data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040));
+      if (vit_w == 0) vit_w = w;
+      if (vit_h == 0) vit_h = h;
+    }
+  }
+  return understand(l.model, *l.tok, img, a.question, vit_w, vit_h, a.text).text;
 }
 
 void run_generate(const ModelArgs& m, const GenerateArgs& a) {
@@ -114,36 +155,47 @@ void run_generate(const ModelArgs& m, const GenerateArgs& a) {
   a.gen.validate();
   auto l = load(m, true);
   std::unique_ptr<Progress> bar;
-  auto img = text_to_image(l.model, l.ae, *l.tok, a.prompt, a.width, a.height, a.gen,
-                           a.think ? kGenThinkSystemPrompt : "", progress_cb(m, bar, "generate"));
-  write_output(a.output, img);
+  if (a.think) {
+    auto r = think_then_generate(l.model, l.ae, *l.tok, data::Image(), a.prompt, 0, 0, a.width, a.height, a.gen,
+                                 a.think_text, progress_cb(m, bar, "generate"));
+    std::printf("%s\n", r.think.text.c_str());  // the plan, as BAGEL returns it
+    write_output(a.output, r.image);
+    return;
+  }
+  write_output(a.output, text_to_image(l.model, l.ae, *l.tok, a.prompt, a.width, a.height, a.gen, "",
+                                       progress_cb(m, bar, "generate")));
 }
 
-void run_edit(const ModelArgs& m, const ImageTaskArgs& a) {
+namespace {
+
+// edit and segment: checks, load, sizes, one generation with a progress bar, the PNG.
+void run_image_task(const ModelArgs& m, const ImageTaskArgs& a, bool segment) {
   SGT_CHECK(!a.instruction.empty(), "infer.app", "an instruction is required");
   SGT_CHECK(!a.output.empty(), "infer.app", "--output is required");
+  SGT_CHECK(!(segment && a.think), "infer.app", "think mode is for editing and generation, not proxy tasks");
   a.gen.validate();
   auto in = read_input(a.image);
   auto l = load(m, true);
   const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
-  auto [w, h] = out_size(in, a.width, a.height, f);
+  const TaskSizes z = task_sizes(in, a, f, segment);
   std::unique_ptr<Progress> bar;
-  write_output(a.output, edit_image(l.model, l.ae, *l.tok, in, a.instruction, a.vit_w, a.vit_h, w, h, a.gen,
-                                    progress_cb(m, bar, "edit")));
+  auto cb = progress_cb(m, bar, segment ? "segment" : "edit");
+  if (segment) {
+    write_output(a.output, proxy_generate(l.model, l.ae, *l.tok, in, a.instruction, z.vit_w, z.vit_h, z.w, z.h, a.gen, cb));
+  } else if (a.think) {
+    auto r = think_then_generate(l.model, l.ae, *l.tok, in, a.instruction, z.vit_w, z.vit_h, z.w, z.h, a.gen,
+                                 a.think_text, cb);
+    std::printf("%s\n", r.think.text.c_str());
+    write_output(a.output, r.image);
+  } else {
+    write_output(a.output, edit_image(l.model, l.ae, *l.tok, in, a.instruction, z.vit_w, z.vit_h, z.w, z.h, a.gen, cb));
+  }
 }
 
-void run_segment(const ModelArgs& m, const ImageTaskArgs& a) {
-  SGT_CHECK(!a.instruction.empty(), "infer.app", "an instruction is required");
-  SGT_CHECK(!a.output.empty(), "infer.app", "--output is required");
-  a.gen.validate();
-  auto in = read_input(a.image);
-  auto l = load(m, true);
-  const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
-  auto [w, h] = out_size(in, a.width, a.height, f);
-  std::unique_ptr<Progress> bar;
-  write_output(a.output, proxy_generate(l.model, l.ae, *l.tok, in, a.instruction, a.vit_w, a.vit_h, w, h, a.gen,
-                                        progress_cb(m, bar, "segment")));
-}
+}  // namespace
+
+void run_edit(const ModelArgs& m, const ImageTaskArgs& a) { run_image_task(m, a, false); }
+void run_segment(const ModelArgs& m, const ImageTaskArgs& a) { run_image_task(m, a, true); }
 
 int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const ImageTaskArgs& defaults) {
   defaults.gen.validate();
@@ -193,20 +245,46 @@ int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const Im
   for (const auto& r : reqs) {
     // Shared prefix: the ViT context of one image at one ViT size is computed once for consecutive requests.
     const std::string key = fmt::format("{}|{}x{}", r.args.image, r.args.vit_w, r.args.vit_h);
+    if (key != cur_key) in = read_input(r.args.image);
+    const TaskSizes z = task_sizes(in, r.args, f, true);
     if (key != cur_key) {
-      in = read_input(r.args.image);
-      ic = proxy_image_context(l.model, *l.tok, in, r.args.vit_w, r.args.vit_h);
+      ic = proxy_image_context(l.model, *l.tok, in, z.vit_w, z.vit_h);
       cur_key = key;
     } else {
       ++reused;
     }
-    auto [w, h] = out_size(in, r.args.width, r.args.height, f);
-    data::write_png(r.args.output, proxy_generate_from(l.model, l.ae, *l.tok, ic, r.args.instruction, w, h, r.args.gen));
+    data::write_png(r.args.output, proxy_generate_from(l.model, l.ae, *l.tok, ic, r.args.instruction, z.w, z.h, r.args.gen));
     bar.advance(1);
   }
   bar.finish();
   log::info("{} images written, {} reused a cached image context", reqs.size(), reused);
   return static_cast<int64_t>(reqs.size());
+}
+
+std::shared_ptr<LoadedModel> load_model(const ModelArgs& m, bool need_gen) {
+  return std::make_shared<LoadedModel>(load(m, need_gen));
+}
+
+UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w, int64_t vit_h) {
+  opt.validate();
+  std::shared_ptr<LoadedModel> l = load_model(m, false);
+  return [l, opt, vit_w, vit_h](const data::Image& image, const std::string& prompt) {
+    return understand(l->model, *l->tok, image, prompt, vit_w, vit_h, opt).text;
+  };
+}
+
+TextToImageFn make_text_to_image_fn(const ModelArgs& m, int64_t width, int64_t height, const ImageGenOptions& opt,
+                                    bool think) {
+  opt.validate();
+  std::shared_ptr<LoadedModel> l = load_model(m, true);
+  const int64_t f = l->ae->config().downsample() * l->config.latent_patch_size;
+  SGT_CHECK(width > 0 && height > 0 && width % f == 0 && height % f == 0, "infer.app",
+            "image size {}x{} must be positive multiples of {}", width, height, f);
+  return [l, width, height, opt, think](const std::string& prompt, uint64_t seed) {
+    ImageGenOptions o = opt;
+    o.seed = seed;
+    return text_to_image(l->model, l->ae, *l->tok, prompt, width, height, o, think ? kGenThinkSystemPrompt : "");
+  };
 }
 
 }  // namespace sgt::infer

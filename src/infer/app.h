@@ -3,8 +3,11 @@
 // files stay thin and cheap to compile. Each loads the model, runs, writes its outputs and throws sgt::Error on
 // any bad input.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
+#include "data/image.h"
 #include "infer/options.h"
 
 namespace sgt::infer {
@@ -22,10 +25,17 @@ struct ModelArgs {
   bool progress = true;
 };
 
+// Input sizes left at 0 are chosen by `resize`:
+//   "bagel": BAGEL's resize rules (spec-bagel.md §4.1, data::transform_size): chat = the VLM transform (sides
+//            378-980, stride 14, max_pixels 2,007,040); edit = the VAE transform (512-1024, stride of the VAE)
+//            for the output, then the ViT transform (224-980, stride 14) on top; segment = SGT's training sizes
+//            (ViT 224 x 224, VAE 512-1024).
+//   "keep":  the input size rounded down to the required multiple.
 struct ChatArgs {
   std::string image;  // optional
   std::string question;
   int64_t vit_w = 0, vit_h = 0;
+  std::string resize = "bagel";
   TextGenOptions text;
 };
 // Returns the answer text.
@@ -35,7 +45,8 @@ struct GenerateArgs {
   std::string prompt;
   std::string output;  // PNG
   int64_t width = 0, height = 0;
-  bool think = false;  // prepend the generation think system prompt as a text segment
+  bool think = false;  // think mode (spec §4.3): plan in text first, then generate (infer::think_then_generate)
+  TextGenOptions think_text{1000, false, 0.3, false, 0};  // BAGEL: max_think_token_n 1000, greedy (0.3 if sampled)
   ImageGenOptions gen;
 };
 void run_generate(const ModelArgs& m, const GenerateArgs& a);
@@ -46,7 +57,10 @@ struct ImageTaskArgs {
   std::string instruction;
   std::string output;  // PNG
   int64_t vit_w = 0, vit_h = 0;
-  int64_t width = 0, height = 0;  // 0: the input size rounded down to the required multiple
+  int64_t width = 0, height = 0;  // 0: chosen by `resize` (see ChatArgs)
+  std::string resize = "bagel";
+  bool think = false;  // edit only: think mode as in GenerateArgs
+  TextGenOptions think_text{1000, false, 0.3, false, 0};
   ImageGenOptions gen;
 };
 void run_edit(const ModelArgs& m, const ImageTaskArgs& a);
@@ -56,5 +70,22 @@ void run_segment(const ModelArgs& m, const ImageTaskArgs& a);
 // "width", "height", "vit_width", "vit_height"}. Consecutive requests with the same image and ViT size reuse its
 // cached ViT context. Returns the number of images written.
 int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const ImageTaskArgs& defaults);
+
+// --- Loaded-once models for the eval layer (many requests on one model) ---
+
+struct LoadedModel;  // infer/loaded.h (torch): config, model, autoencoder, tokenizer
+// Loads as the subcommands above do; need_gen also loads the autoencoder (and requires visual_gen).
+std::shared_ptr<LoadedModel> load_model(const ModelArgs& m, bool need_gen);
+
+// Understanding as `sgt chat` runs it (ViT path, TextGenOptions as given, e.g. greedy with a small max_length):
+// image + prompt -> answer text. The returned function owns the loaded model.
+using UnderstandFn = std::function<std::string(const data::Image& image, const std::string& prompt)>;
+UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w = 0, int64_t vit_h = 0);
+
+// Text-to-image as `sgt generate` runs it, at width x height, the noise seed per call (opt.seed is ignored):
+// (prompt, seed) -> RGB image. With think, kGenThinkSystemPrompt is prepended as in run_generate.
+using TextToImageFn = std::function<data::Image(const std::string& prompt, uint64_t seed)>;
+TextToImageFn make_text_to_image_fn(const ModelArgs& m, int64_t width, int64_t height, const ImageGenOptions& opt,
+                                    bool think = false);
 
 }  // namespace sgt::infer

@@ -152,6 +152,46 @@ data::Image proxy_generate(model::Bagel& m, model::AutoEncoder& ae, const text::
   return proxy_generate_from(m, ae, tok, ic, instruction, out_w, out_h, opt, on_step);
 }
 
+namespace {
+
+// T2I contexts (spec §4.5): full = [system] + [prompt]; no-text = [system] (empty for plain T2I); no images anywhere,
+// so the no-image context is the full one.
+CfgContexts t2i_contexts(model::Bagel& m, const text::Tokenizer& tok, const std::string& prompt,
+                         const std::string& system_prompt, const Markers& mk) {
+  CfgContexts c;
+  if (!system_prompt.empty()) add_text(m, c.full, encode_text(tok, system_prompt), mk);
+  c.no_text = c.full;
+  add_text(m, c.full, encode_text(tok, prompt), mk);
+  c.no_img = c.full;
+  return c;
+}
+
+// Edit contexts (spec §2.7, §4.1, §4.5): full = [system] [clean VAE (t=0)] [ViT] [instruction]; no-text = the
+// snapshot before the instruction; no-image = [system] [instruction]. The clean VAE copy is the input resized to
+// out_w x out_h (the edited output keeps that size); (h, w) receive its latent grid.
+CfgContexts edit_contexts(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
+                          const data::Image& input, const std::string& instruction, int64_t vit_w, int64_t vit_h,
+                          int64_t out_w, int64_t out_h, uint64_t seed, const std::string& system_prompt,
+                          const Markers& mk, int64_t& h, int64_t& w) {
+  const int64_t f = pixels_per_token(m, ae);
+  auto vae_img = model::tensor_to_image(prepare_image(input, out_w, out_h, f));
+  auto clean = encode_image_tokens(m, ae, vae_img, seed ^ 0x9e3779b97f4a7c15ULL, h, w);
+  CfgContexts c;
+  if (!system_prompt.empty()) {
+    add_text(m, c.full, encode_text(tok, system_prompt), mk);
+    c.no_img = c.full;
+  }
+  add_vae_image(m, c.full, clean, h, w, mk);
+  add_vit_image(m, c.full, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), mk);
+  c.no_text = c.full;
+  const auto ids = encode_text(tok, instruction);
+  add_text(m, c.full, ids, mk);
+  add_text(m, c.no_img, ids, mk);
+  return c;
+}
+
+}  // namespace
+
 data::Image text_to_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
                           const std::string& prompt, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
                           const std::string& system_prompt, const StepCallback& on_step) {
@@ -161,11 +201,7 @@ data::Image text_to_image(model::Bagel& m, model::AutoEncoder& ae, const text::T
   SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
             "output size {}x{} must be positive multiples of {}", out_w, out_h, f);
   const Markers mk = markers_from(tok);
-  CfgContexts c;
-  if (!system_prompt.empty()) add_text(m, c.full, encode_text(tok, system_prompt), mk);
-  c.no_text = c.full;
-  add_text(m, c.full, encode_text(tok, prompt), mk);
-  c.no_img = c.full;  // no images anywhere: the no-image context is the full one
+  const CfgContexts c = t2i_contexts(m, tok, prompt, system_prompt, mk);
   auto tokens = sample_latents(m, c, out_h / f, out_w / f, opt, mk, on_step);
   return decode_latents(m, ae, tokens, out_h / f, out_w / f);
 }
@@ -175,21 +211,42 @@ data::Image edit_image(model::Bagel& m, model::AutoEncoder& ae, const text::Toke
                        const ImageGenOptions& opt, const StepCallback& on_step) {
   torch::NoGradGuard ng;
   opt.validate();
-  const int64_t f = pixels_per_token(m, ae);
   const Markers mk = markers_from(tok);
-  // Clean VAE copy at the output size (the edited output keeps the resized input size, spec §4.1).
-  auto vae_img = model::tensor_to_image(prepare_image(input, out_w, out_h, f));
   int64_t h = 0, w = 0;
-  auto clean = encode_image_tokens(m, ae, vae_img, opt.seed ^ 0x9e3779b97f4a7c15ULL, h, w);
-  CfgContexts c;
-  add_vae_image(m, c.full, clean, h, w, mk);
-  add_vit_image(m, c.full, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), mk);
-  c.no_text = c.full;
-  const auto ids = encode_text(tok, instruction);
-  add_text(m, c.full, ids, mk);
-  add_text(m, c.no_img, ids, mk);
+  const CfgContexts c =
+      edit_contexts(m, ae, tok, input, instruction, vit_w, vit_h, out_w, out_h, opt.seed, "", mk, h, w);
   auto tokens = sample_latents(m, c, h, w, opt, mk, on_step);
   return decode_latents(m, ae, tokens, h, w);
+}
+
+ThinkImageResult think_then_generate(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
+                                     const data::Image& input, const std::string& instruction, int64_t vit_w,
+                                     int64_t vit_h, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
+                                     const TextGenOptions& think, const StepCallback& on_step) {
+  torch::NoGradGuard ng;
+  opt.validate();
+  think.validate();
+  const Markers mk = markers_from(tok);
+  const int64_t f = pixels_per_token(m, ae);
+  int64_t h = 0, w = 0;
+  CfgContexts c;
+  if (input.empty()) {
+    SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
+              "output size {}x{} must be positive multiples of {}", out_w, out_h, f);
+    c = t2i_contexts(m, tok, instruction, kGenThinkSystemPrompt, mk);
+    h = out_h / f, w = out_w / f;
+  } else {
+    c = edit_contexts(m, ae, tok, input, instruction, vit_w, vit_h, out_w, out_h, opt.seed, kGenThinkSystemPrompt, mk,
+                      h, w);
+  }
+  ThinkImageResult r;
+  r.think = decode_text(m, tok, c.full, think, mk);
+  // The plan joins the full context only: the no-image context keeps the texts without it, and the no-text
+  // context is the snapshot before the instruction (spec §4.3, §4.5).
+  add_text(m, c.full, r.think.ids, mk);
+  auto tokens = sample_latents(m, c, h, w, opt, mk, on_step);
+  r.image = decode_latents(m, ae, tokens, h, w);
+  return r;
 }
 
 TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Context& ctx, const TextGenOptions& opt,

@@ -61,6 +61,13 @@ data::Image proxy_generate_from(model::Bagel& m, model::AutoEncoder& ae, const t
                                 const ImageContext& ic, const std::string& instruction, int64_t out_w, int64_t out_h,
                                 const ImageGenOptions& opt, const StepCallback& on_step = {});
 
+struct TextGenResult {
+  std::vector<int64_t> ids;  // generated ids, without <|im_start|> and <|im_end|>
+  std::string text;
+  bool stopped = false;      // true when <|im_end|> was produced (false: max_length reached)
+  std::vector<torch::Tensor> logits;  // [vocab] per step (only with keep_logits)
+};
+
 // Text-to-image (spec §4.5: the no-text context is empty, the no-image context equals the text context).
 // With a system prompt (e.g. kGenThinkSystemPrompt) it is prepended as a text segment in both text contexts.
 data::Image text_to_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
@@ -74,12 +81,19 @@ data::Image edit_image(model::Bagel& m, model::AutoEncoder& ae, const text::Toke
                        const std::string& instruction, int64_t vit_w, int64_t vit_h, int64_t out_w, int64_t out_h,
                        const ImageGenOptions& opt, const StepCallback& on_step = {});
 
-struct TextGenResult {
-  std::vector<int64_t> ids;  // generated ids, without <|im_start|> and <|im_end|>
-  std::string text;
-  bool stopped = false;      // true when <|im_end|> was produced (false: max_length reached)
-  std::vector<torch::Tensor> logits;  // [vocab] per step (only with keep_logits)
+// Think mode for generation and editing (spec §4.3): the contexts start with kGenThinkSystemPrompt, the model
+// decodes its plan from the full context with `think` (BAGEL samples at temperature 0.3, up to 1000 tokens), the
+// plan's ids are appended to the full context only, and the image is sampled as text_to_image (input empty) or
+// edit_image (input given) would. Returns the image and the decoded plan.
+struct ThinkImageResult {
+  data::Image image;
+  TextGenResult think;
 };
+ThinkImageResult think_then_generate(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
+                                     const data::Image& input, const std::string& instruction, int64_t vit_w,
+                                     int64_t vit_h, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
+                                     const TextGenOptions& think, const StepCallback& on_step = {});
+
 // Decodes from a context (the context itself is not modified).
 TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Context& ctx, const TextGenOptions& opt,
                           const Markers& mk, bool keep_logits = false);

@@ -207,14 +207,25 @@ TEST(World, ShardsReadBackAndAnswersMatchTheScene) {
             if (objs[i]["shape"] == ref) ir = i;
           }
           const auto o = d.centroid[io], f = d.centroid[ir];
-          if (rel == "left of") EXPECT_LT(o.first, f.first);
-          if (rel == "right of") EXPECT_GT(o.first, f.first);
-          if (rel == "above") EXPECT_LT(o.second, f.second);
-          if (rel == "below") EXPECT_GT(o.second, f.second);
+          if (rel == "left of") {
+            EXPECT_LT(o.first, f.first);
+          }
+          if (rel == "right of") {
+            EXPECT_GT(o.first, f.first);
+          }
+          if (rel == "above") {
+            EXPECT_LT(o.second, f.second);
+          }
+          if (rel == "below") {
+            EXPECT_GT(o.second, f.second);
+          }
         }
       }
-      if (p.contains("exclude"))
-        for (const auto& r : p["exclude"]) EXPECT_LT(counts[r["class"].get<std::string>()], r["count"].get<int64_t>());
+      if (p.contains("exclude")) {
+        for (const auto& r : p["exclude"]) {
+          EXPECT_LT(counts[r["class"].get<std::string>()], r["count"].get<int64_t>());
+        }
+      }
     }
   }
   EXPECT_EQ(n, 60);

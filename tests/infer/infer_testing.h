@@ -1,5 +1,6 @@
 #pragma once
-// Shared helpers of the infer tests: tiny random-weight BAGEL models and the Qwen tokenizer fixture.
+// Shared helpers of the infer and eval tests: tiny random-weight BAGEL models, the Qwen tokenizer fixture and
+// running the sgt executable.
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -44,6 +45,13 @@ inline void save_model(model::Bagel& m, const std::string& path) {
   for (auto& p : m->named_parameters()) t[p.key()] = p.value().detach().contiguous();
   for (auto& b : m->named_buffers()) t[b.key()] = b.value().detach().contiguous();
   io::save_tensors(path, t, {{"format", "pt"}});
+}
+
+inline std::string q(const std::string& s) { return testing::shell_quote(s); }
+
+// Runs `sgt --log-level <level> <args>` with stderr folded into the output.
+inline testing::ProcessResult sgt_run(const std::string& args, const std::string& level = "warn") {
+  return testing::run_command(q(testing::binary_dir() + "/bin/sgt") + " --log-level " + level + " " + args + " 2>&1");
 }
 
 inline std::string tokenizer_path() {

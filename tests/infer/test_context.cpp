@@ -8,6 +8,7 @@
 #include "infer/context.h"
 #include "infer/generate.h"
 #include "infer_testing.h"
+#include "../model/model_test_util.h"
 #include "text/tokenizer.h"
 
 using namespace sgt;
@@ -16,33 +17,13 @@ using model::AttnMode;
 
 namespace {
 
-model::BagelConfig small_config() {
-  model::BagelConfig c;
-  c.llm.vocab_size = 64;
-  c.llm.hidden_size = 32;
-  c.llm.intermediate_size = 48;
-  c.llm.num_hidden_layers = 2;
-  c.llm.num_attention_heads = 4;
-  c.llm.num_key_value_heads = 2;
-  c.vit.hidden_size = 16;
-  c.vit.intermediate_size = 24;
-  c.vit.num_hidden_layers = 2;
-  c.vit.num_attention_heads = 2;
-  c.vit.image_size = 980;
-  c.vit.patch_size = 14;
-  c.vae.z_channels = 4;  // latent token = 2*2*4 = 16
-  c.max_latent_size = 8;
-  c.validate();
-  return c;
-}
-
 double maxdiff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 }  // namespace
 
 TEST(InferContext, CachedChunksAndDecodingEqualFullForward) {
   torch::NoGradGuard ng;
-  model::Bagel m(small_config());
+  model::Bagel m(model::test::tiny_bagel());
   infer_testing::randomise(*m, 11);
   m->eval();
   const auto& cfg = m->config();

@@ -185,3 +185,61 @@ TEST_F(InferGenerate, DeterministicUnderSeedAndReusableContexts) {
   EXPECT_THROW(proxy_generate(m, ae, *tok_, input, "x", 28, 14, 48, 32, opt), Error);
   EXPECT_THROW(proxy_generate(m, ae, *tok_, data::Image(), "x", 28, 14, 48, 32, ImageGenOptions{}), Error);
 }
+
+// Think mode (spec §4.3): the plan is decoded from [system, (images), instruction] and joins the full context only;
+// the no-text context is the snapshot before the instruction and the no-image one keeps the texts without the plan.
+TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
+  auto& m = *model_;
+  auto& ae = *ae_;
+  const Markers mk = markers_from(*tok_);
+  auto ids = [&](const std::string& s) {
+    auto v = tok_->encode(s);
+    return std::vector<int64_t>(v.begin(), v.end());
+  };
+  ImageGenOptions opt;
+  opt.steps = 4;
+  opt.seed = 9;
+  opt.cfg_img_scale = 1.5;  // all three branches run
+  TextGenOptions think;
+  think.max_length = 6;
+  think.do_sample = true;
+  think.temperature = 0.3;
+  think.seed = 3;
+
+  // Text-to-image.
+  const auto r = think_then_generate(m, ae, *tok_, data::Image(), "a red cube", 0, 0, 32, 16, opt, think);
+  CfgContexts c;
+  add_text(m, c.full, ids(kGenThinkSystemPrompt), mk);
+  c.no_text = c.full;
+  add_text(m, c.full, ids("a red cube"), mk);
+  c.no_img = c.full;
+  const auto plan = decode_text(m, *tok_, c.full, think, mk);
+  EXPECT_EQ(plan.ids, r.think.ids);
+  EXPECT_FALSE(plan.ids.empty());
+  add_text(m, c.full, plan.ids, mk);
+  const auto want = decode_latents(m, ae, sample_latents(m, c, 1, 2, opt, mk), 1, 2);
+  EXPECT_EQ(r.image.pixels, want.pixels);
+  // The plan changes the image (it is in the full context), so the comparison above is not vacuous.
+  EXPECT_NE(r.image.pixels, text_to_image(m, ae, *tok_, "a red cube", 32, 16, opt, kGenThinkSystemPrompt).pixels);
+
+  // Editing.
+  const auto input = random_image(40, 30, 4);
+  const auto e = think_then_generate(m, ae, *tok_, input, "make it blue", 28, 28, 32, 16, opt, think);
+  CfgContexts d;
+  add_text(m, d.full, ids(kGenThinkSystemPrompt), mk);
+  d.no_img = d.full;
+  int64_t h = 0, w = 0;
+  auto clean = encode_image_tokens(m, ae, model::tensor_to_image(prepare_image(input, 32, 16, 16)),
+                                   opt.seed ^ 0x9e3779b97f4a7c15ULL, h, w);
+  add_vae_image(m, d.full, clean, h, w, mk);
+  add_vit_image(m, d.full, prepare_image(input, 28, 28, 14), mk);
+  d.no_text = d.full;
+  add_text(m, d.full, ids("make it blue"), mk);
+  add_text(m, d.no_img, ids("make it blue"), mk);
+  const auto eplan = decode_text(m, *tok_, d.full, think, mk);
+  EXPECT_EQ(eplan.ids, e.think.ids);
+  add_text(m, d.full, eplan.ids, mk);
+  EXPECT_EQ(e.image.pixels, decode_latents(m, ae, sample_latents(m, d, h, w, opt, mk), h, w).pixels);
+  EXPECT_EQ(e.image.width, 32);
+  EXPECT_EQ(e.image.height, 16);
+}

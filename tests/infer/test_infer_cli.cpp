@@ -7,17 +7,16 @@
 #include <gtest/gtest.h>
 
 #include "data/image.h"
+#include "data/proxy_tasks.h"
+#include "data/resize.h"
 #include "infer_testing.h"
 
 using namespace sgt;
 
 namespace {
 
-std::string q(const std::string& s) { return sgt::testing::shell_quote(s); }
-
-sgt::testing::ProcessResult sgt_run(const std::string& args, const std::string& level = "warn") {
-  return sgt::testing::run_command(q(sgt::testing::binary_dir() + "/bin/sgt") + " --log-level " + level + " " + args + " 2>&1");
-}
+using infer_testing::q;
+using infer_testing::sgt_run;
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -32,6 +31,8 @@ TEST(InferCli, ChatGenerateEditSegmentAndBatch) {
   data::Image in(50, 37, 3);
   for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<uint8_t>((i * 37) % 251);
   data::write_png(dir.file("in.png"), in);
+  data::write_png(dir.file("sq.png"), data::resize_bicubic(in, 40, 40));  // square: 512 x 512 = the tiny model's
+                                                                          // 32 x 32 latent limit under BAGEL's rule
   const std::string model = "--config " + q(infer_testing::tiny_config_path()) + " --weights " +
                             q(dir.file("tiny.safetensors")) + " --tokenizer " + q(infer_testing::tokenizer_path()) +
                             " --no-progress ";
@@ -50,11 +51,26 @@ TEST(InferCli, ChatGenerateEditSegmentAndBatch) {
   EXPECT_EQ(t2i.height, 32);
 
   auto edit = sgt_run("edit " + model + "-i " + q(dir.file("in.png")) + " --instruction 'make it blue' -o " +
-                      q(dir.file("edit.png")) + " --steps 3");
+                      q(dir.file("edit.png")) + " --steps 3 --resize keep");
   ASSERT_EQ(edit.exit_code, 0) << edit.output;
   auto e = data::read_image(dir.file("edit.png"));
   EXPECT_EQ(e.width, 48);  // 50 x 37 rounded down to multiples of 16
   EXPECT_EQ(e.height, 32);
+  // BAGEL's rule (the default): the VAE transform (512-1024, stride 16) sets the edited output's size.
+  auto edit_b = sgt_run("edit " + model + "-i " + q(dir.file("sq.png")) + " --instruction 'make it blue' -o " +
+                        q(dir.file("edit_b.png")) + " --steps 2");
+  ASSERT_EQ(edit_b.exit_code, 0) << edit_b.output;
+  data::ImageTransformConfig vae;  // stride 16, sides 512-1024
+  const auto [bw, bh] = data::transform_size(40, 40, vae);
+  const auto eb = data::read_image(dir.file("edit_b.png"));
+  EXPECT_EQ(eb.width, bw);
+  EXPECT_EQ(eb.height, bh);
+  EXPECT_GE(std::min(eb.width, eb.height), 512 - 16);
+  // Think mode prints the plan (a bounded decode here) and still writes the image.
+  auto think = sgt_run("generate " + model + "-p 'a cat' -o " + q(dir.file("think.png")) +
+                       " --width 32 --height 32 --steps 2 --think --think-max-length 3");
+  ASSERT_EQ(think.exit_code, 0) << think.output;
+  EXPECT_EQ(data::read_image(dir.file("think.png")).width, 32);
 
   auto seg = sgt_run("segment " + model + "-i " + q(dir.file("in.png")) +
                      " --instruction 'Segment all instances.' -o " + q(dir.file("seg.png")) +

@@ -12,32 +12,13 @@
 #include "model/bagel.h"
 #include "model/registry.h"
 #include "model/schema.h"
+#include "model_test_util.h"
 #include "testing/testing.h"
 
 using namespace sgt;
 using namespace sgt::model;
 
 namespace {
-
-BagelConfig tiny_bagel() {
-  BagelConfig c;
-  c.llm.vocab_size = 64;
-  c.llm.hidden_size = 32;
-  c.llm.intermediate_size = 48;
-  c.llm.num_hidden_layers = 2;
-  c.llm.num_attention_heads = 4;
-  c.llm.num_key_value_heads = 2;
-  c.vit.hidden_size = 16;
-  c.vit.intermediate_size = 24;
-  c.vit.num_hidden_layers = 2;
-  c.vit.num_attention_heads = 2;
-  c.vit.image_size = 980;  // the real 70x70 position grid (cheap at hidden 16)
-  c.vit.patch_size = 14;
-  c.vae.z_channels = 4;    // latent token = 2*2*4 = 16
-  c.max_latent_size = 8;
-  c.validate();
-  return c;
-}
 
 std::map<std::string, std::vector<int64_t>> as_map(const std::vector<TensorSpec>& specs) {
   std::map<std::string, std::vector<int64_t>> m;
@@ -108,7 +89,7 @@ TEST(ModelBagel, Schema7BMatchesSpec) {
 }
 
 TEST(ModelBagel, TinyModuleMatchesSchemaThroughRegistry) {
-  const BagelConfig c = tiny_bagel();
+  const BagelConfig c = test::tiny_bagel();
   for (const auto& name : architecture_names()) {
     const auto& arch = find_architecture(name);
     auto parsed = arch.parse(config::to_json(c), "tiny");
@@ -135,7 +116,7 @@ TEST(ModelBagel, TinyModuleMatchesSchemaThroughRegistry) {
 
 TEST(ModelBagel, FolderLoadsStrictlyInBf16AndFp32) {
   sgt::testing::TempDir dir("bagel_folder");
-  BagelConfig c = tiny_bagel();
+  BagelConfig c = test::tiny_bagel();
   c.max_latent_size = 64;  // the folder loader keeps the 7B top-level values (64, 70) and the FLUX AE
   c.vae = VAEConfig{};
   Bagel ref(c);
@@ -173,7 +154,7 @@ TEST(ModelBagel, FolderLoadsStrictlyInBf16AndFp32) {
 }
 
 TEST(ModelBagel, PackedForwardFollowsTheAttentionRule) {
-  const BagelConfig c = tiny_bagel();
+  const BagelConfig c = test::tiny_bagel();
   Bagel model(c);
   randomise(*model, 5);
   model->eval();
@@ -231,7 +212,7 @@ TEST(ModelBagel, PackedForwardFollowsTheAttentionRule) {
 // Activation checkpointing (model/recompute.h) must not change the loss or any gradient: the same packed batch
 // through every decoder and SigLIP layer with and without recomputation.
 TEST(ModelBagel, ActivationCheckpointingKeepsGradientsExact) {
-  const BagelConfig c = tiny_bagel();
+  const BagelConfig c = test::tiny_bagel();
   Bagel model(c);
   randomise(*model, 7);
   BagelPackedInputs in;
