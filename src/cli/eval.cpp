@@ -1,6 +1,6 @@
 // `sgt eval cvbench | geneval | seg`: benchmark scoring from precomputed model outputs (answers, detections,
-// generated images). The model-driven halves (eval::run_cvbench, eval::write_geneval_folder) take callbacks that
-// the infer layer provides; see docs/eval.md.
+// generated images), and with a model (--model or --config/--weights) the model-driven halves: CV-Bench answers
+// through infer::make_understand_fn, GenEval folders through infer::make_text_to_image_fn; see docs/eval.md.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -11,7 +11,9 @@
 
 #include "cli/commands.h"
 #include "cli/eval.h"
+#include "cli/infer_args.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "data/image.h"
 #include "eval/cvbench.h"
 #include "eval/geneval.h"
@@ -39,9 +41,17 @@ namespace {
 
 struct CvArgs {
   std::string questions, answers, out;
+  infer::ModelArgs model;        // optional: answer with the model instead of reading --answers
+  std::string root, answers_out;  // root: folder holding img/ (default: the folder of --questions)
+  int64_t vit_w = 0, vit_h = 0, max_length = 16;
 };
 struct GenArgs {
   std::string metadata, detections, results, out, per_image;
+  infer::ModelArgs model;    // optional: generate the GenEval folder with the model
+  std::string generate_out;  // <out>/<NNNNN>/{metadata.jsonl, samples/<NNNN>.png}
+  int64_t images_per_prompt = 1, width = 1024, height = 1024;
+  bool think = false;
+  infer::ImageGenOptions gen;
 };
 struct SegArgs {
   std::string pred, gt, kind = "seg", out;
@@ -50,12 +60,59 @@ struct SegArgs {
   bool split = false;
 };
 
+// Greedy answers from the model for every item (written to --answers-out before scoring).
+std::map<int64_t, std::string> answer_cvbench(const CvArgs& a, const std::vector<eval::CvBenchItem>& items) {
+  SGT_CHECK(a.answers.empty(), "eval", "give either --answers or a model (--model / --config), not both");
+  SGT_CHECK(!a.answers_out.empty(), "eval", "answering with a model needs --answers-out (answers JSONL)");
+  infer::TextGenOptions t;
+  t.max_length = a.max_length;  // greedy (do_sample false), no think mode (spec §4.3)
+  auto answer = infer::make_understand_fn(a.model, t, a.vit_w, a.vit_h);
+  const std::string root = !a.root.empty() ? a.root : fs::path(a.questions).parent_path().string();
+  std::unique_ptr<Progress> bar;
+  if (a.model.progress) bar = std::make_unique<Progress>("cvbench", static_cast<int64_t>(items.size()), "q");
+  auto answers = eval::run_cvbench(items, root.empty() ? "." : root,
+                                   [&](const data::Image& img, const std::string& prompt) {
+                                     std::string s = answer(img, prompt);
+                                     if (bar) bar->advance(1);
+                                     return s;
+                                   });
+  if (bar) bar->finish();
+  eval::write_cvbench_answers(a.answers_out, answers);
+  std::printf("wrote %s (%zu answers)\n", a.answers_out.c_str(), answers.size());
+  return answers;
+}
+
 void run_cvbench(const CvArgs& a) {
   const auto items = eval::read_cvbench_jsonl(a.questions);
-  const auto answers = eval::read_cvbench_answers(a.answers);
+  if (!has_model(a.model))
+    SGT_CHECK(!a.answers.empty(), "eval", "give --answers (answers JSONL) or a model (--model / --config + --weights)");
+  const auto answers = has_model(a.model) ? answer_cvbench(a, items) : eval::read_cvbench_answers(a.answers);
   const auto s = eval::score_cvbench(items, answers);
   std::fputs(eval::cvbench_table(s).c_str(), stdout);
   write_json_out(a.out, eval::cvbench_scores_json(s));
+}
+
+// Generates the official GenEval folder with the model (resumable: existing samples are kept).
+void generate_geneval(const GenArgs& a) {
+  SGT_CHECK(has_model(a.model), "eval", "--generate-out needs a model (--model / --config + --weights)");
+  SGT_CHECK(!a.metadata.empty(), "eval", "--generate-out needs --metadata (evaluation_metadata*.jsonl)");
+  const auto prompts = eval::read_geneval_metadata(a.metadata);
+  int64_t missing = 0;  // the progress total: samples not on disk yet
+  for (size_t i = 0; i < prompts.size(); ++i)
+    for (int64_t k = 0; k < a.images_per_prompt; ++k)
+      missing += !fs::exists(fmt::format("{}/{:05d}/samples/{:04d}.png", a.generate_out, i, k));
+  auto generate = infer::make_text_to_image_fn(a.model, a.width, a.height, a.gen, a.think);
+  std::unique_ptr<Progress> bar;
+  if (a.model.progress && missing > 0) bar = std::make_unique<Progress>("geneval", missing, "img");
+  const int64_t made = eval::write_geneval_folder(a.generate_out, prompts, a.images_per_prompt, a.gen.seed,
+                                                  [&](const std::string& prompt, uint64_t seed) {
+                                                    data::Image img = generate(prompt, seed);
+                                                    if (bar) bar->advance(1);
+                                                    return img;
+                                                  });
+  if (bar) bar->finish();
+  std::printf("wrote %lld images for %zu prompts under %s\n", static_cast<long long>(made), prompts.size(),
+              a.generate_out.c_str());
 }
 
 void run_geneval(const GenArgs& a) {
@@ -137,10 +194,17 @@ void register_eval(CLI::App& app) {
   CLI::App* parent = eval_command(app);
   {
     auto a = std::make_shared<CvArgs>();
-    auto* cmd = parent->add_subcommand("cvbench", "Score CV-Bench answers (official test.jsonl + {idx, answer} JSONL)");
+    auto* cmd = parent->add_subcommand("cvbench", "Score CV-Bench answers (official test.jsonl + {idx, answer} JSONL), "
+                                                  "or answer with a model first");
     cmd->add_option("--questions", a->questions, "CV-Bench test.jsonl")->required();
-    cmd->add_option("--answers", a->answers, "JSONL of {\"idx\": n, \"answer\": \"raw model text\"}")->required();
+    cmd->add_option("--answers", a->answers, "JSONL of {\"idx\": n, \"answer\": \"raw model text\"} (without a model)");
     cmd->add_option("--out", a->out, "scores JSON");
+    add_optional_model_options(cmd, a->model);
+    cmd->add_option("--root", a->root, "folder holding the img/ tree (default: the folder of --questions)");
+    cmd->add_option("--answers-out", a->answers_out, "with a model: write the answers JSONL here");
+    cmd->add_option("--max-length", a->max_length, "greedy decoding steps, the start token included (default 16)");
+    cmd->add_option("--vit-width", a->vit_w, "ViT input width, a multiple of 14 (default: image, rounded down)");
+    cmd->add_option("--vit-height", a->vit_h, "ViT input height, a multiple of 14");
     cmd->callback([a] { run_cvbench(*a); });
   }
   {
@@ -152,7 +216,24 @@ void register_eval(CLI::App& app) {
     cmd->add_option("--results", a->results, "results.jsonl of geneval's evaluation/evaluate_images.py");
     cmd->add_option("--per-image", a->per_image, "write per-image decisions (official results fields)");
     cmd->add_option("--out", a->out, "summary JSON");
-    cmd->callback([a] { run_geneval(*a); });
+    // Generation with a model (SGT's settings as defaults: 1 image, 1024 px, seed 42, cfg interval [0, 1]).
+    a->gen.seed = 42;
+    a->gen.cfg_img_scale = 1.0;
+    a->gen.cfg_interval_lo = 0.0;
+    add_optional_model_options(cmd, a->model);
+    cmd->add_option("--generate-out", a->generate_out, "generate <DIR>/<NNNNN>/samples/<NNNN>.png for --metadata");
+    cmd->add_option("--images-per-prompt", a->images_per_prompt, "images per prompt (default 1; the original uses 4)");
+    cmd->add_option("--width", a->width, "image width (default 1024)");
+    cmd->add_option("--height", a->height, "image height (default 1024)");
+    cmd->add_flag("--think", a->think, "prepend BAGEL's generation think system prompt");
+    add_image_gen_options(cmd, a->gen);  // --seed: image k of every prompt uses seed + k (default 42)
+    cmd->callback([a] {
+      if (!a->generate_out.empty()) {
+        generate_geneval(*a);
+        if (a->detections.empty() && a->results.empty()) return;  // scoring needs the detector's output
+      }
+      run_geneval(*a);
+    });
   }
   {
     auto a = std::make_shared<SegArgs>();

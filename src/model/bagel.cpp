@@ -61,6 +61,7 @@ torch::Tensor BagelImpl::forward(const BagelPackedInputs& in) {
   pf.layout = in.layout;
   pf.impl = in.impl;
   pf.checkpoint_layers = in.checkpoint;
+  pf.hooks = in.hooks;
   return language_model->model(h, pf);
 }
 

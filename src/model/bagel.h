@@ -34,6 +34,7 @@ struct BagelPackedInputs {
   torch::Tensor packed_timesteps;             // [N_vae]
   AttentionImpl impl = AttentionImpl::kSplitwise;
   bool checkpoint = false;  // activation checkpointing of every decoder and SigLIP layer (training memory)
+  ForwardHooks hooks;       // decoder analysis hooks (model/qwen2.h); empty by default, not with checkpoint
 };
 
 class BagelImpl : public torch::nn::Module {

@@ -106,7 +106,7 @@ PackedAttentionMoTImpl::PackedAttentionMoTImpl(const LLMConfig& c)
 
 torch::Tensor PackedAttentionMoTImpl::forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos,
                                               const torch::Tensor& sin, const PackLayout& layout,
-                                              AttentionImpl impl) {
+                                              AttentionImpl impl, const ForwardHooks* hooks, int64_t layer) {
   const int64_t L = x.size(0);
   SGT_CHECK(mot_ || r.all_und(), "model.qwen2", "{} gen tokens routed to a layer without *_moe_gen copies",
             r.gen_idx.numel());
@@ -130,6 +130,7 @@ torch::Tensor PackedAttentionMoTImpl::forward(const torch::Tensor& x, const Rout
   auto v = qkv.slice(1, q_out + kv_out).view({L, kv_heads_, head_dim_});
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
+  if (hooks && hooks->on_attention) hooks->on_attention(layer, q, k);
   auto a = packed_attention(q, k, v, layout, impl).reshape({L, q_out});
   return r.apply(a, [&](const torch::Tensor& t) { return o_proj(t); },
                  [&](const torch::Tensor& t) { return o_proj_moe_gen(t); });
@@ -150,10 +151,10 @@ Qwen2MoTDecoderLayerImpl::Qwen2MoTDecoderLayerImpl(const LLMConfig& c) : mot_(c.
 
 torch::Tensor Qwen2MoTDecoderLayerImpl::forward(const torch::Tensor& h, const Routing& r, const torch::Tensor& cos,
                                                 const torch::Tensor& sin, const PackLayout& layout,
-                                                AttentionImpl impl) {
+                                                AttentionImpl impl, const ForwardHooks* hooks, int64_t layer) {
   auto n = r.apply(h, [&](const torch::Tensor& t) { return input_layernorm(t); },
                    [&](const torch::Tensor& t) { return input_layernorm_moe_gen(t); });
-  auto x = h + self_attn(n, r, cos, sin, layout, impl);
+  auto x = h + self_attn->forward(n, r, cos, sin, layout, impl, hooks, layer);
   auto m = r.apply(x, [&](const torch::Tensor& t) { return mlp(post_attention_layernorm(t)); },
                    [&](const torch::Tensor& t) { return mlp_moe_gen(post_attention_layernorm_moe_gen(t)); });
   return x + m;
@@ -185,10 +186,17 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
             r.gen_idx.numel(), config_.layer_module);
   r.freeze_und = config_.freeze_und;
   auto [cos, sin] = rope_cos_sin(in.position_ids.to(embeds.device()), config_.head_size(), config_.rope_theta);
+  SGT_CHECK(in.hooks.empty() || !in.checkpoint_layers, "model.qwen2",
+            "analysis hooks cannot be combined with checkpoint_layers (recomputation would call them twice)");
+  const ForwardHooks* hooks = in.hooks.empty() ? nullptr : &in.hooks;
   auto h = embeds;
+  int64_t index = 0;
   for (const auto& layer : *layers) {
     auto* l = layer->as<Qwen2MoTDecoderLayer>();
-    if (in.checkpoint_layers) {
+    if (hooks) {
+      h = l->forward(h, r, cos, sin, in.layout, in.impl, hooks, index);
+      if (hooks->on_layer) hooks->on_layer(index, h);
+    } else if (in.checkpoint_layers) {
       // Captured by value: the closure runs again during backward, after this function has returned.
       h = recompute([l, r, cos = cos, sin = sin, layout = in.layout, impl = in.impl](const torch::Tensor& x) {
         return l->forward(x, r, cos, sin, layout, impl);
@@ -196,6 +204,7 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
     } else {
       h = l->forward(h, r, cos, sin, in.layout, in.impl);
     }
+    ++index;
   }
   return r.apply(h, [&](const torch::Tensor& t) { return norm(t); },
                  [&](const torch::Tensor& t) { return norm_moe_gen(t); });

@@ -44,6 +44,19 @@ struct Routing {
                       const std::function<torch::Tensor(const torch::Tensor&)>& f_gen) const;
 };
 
+// Optional analysis hooks of a packed forward (eval layer: linear-probe features, attention allocation). Left
+// empty (the default) they cost one branch per layer and change nothing; set, they only read tensors, so the
+// forward's outputs are identical. Not allowed with checkpoint_layers (the recomputation would call them twice).
+struct ForwardHooks {
+  // After decoder layer `layer` (0-based): hidden [L, hidden], the residual stream that enters the next layer
+  // (for the last layer: the final hidden states before norm / norm_moe_gen).
+  std::function<void(int64_t layer, const torch::Tensor& hidden)> on_layer;
+  // Inside the attention of `layer`: q [L, H, d] and k [L, Hkv, d] after the q/k RMSNorm and RoPE, i.e. what
+  // softmax(q k^T / sqrt(d) + mask) is computed from (H a multiple of Hkv: query head h uses kv head h / (H/Hkv)).
+  std::function<void(int64_t layer, const torch::Tensor& q, const torch::Tensor& k)> on_attention;
+  bool empty() const { return !on_layer && !on_attention; }
+};
+
 // RoPE tables for 1-D position ids [L] -> (cos, sin) [L, head_dim] in fp32 (rotate-half convention).
 std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& position_ids, int64_t head_dim,
                                                      double theta);
@@ -53,9 +66,11 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
 class PackedAttentionMoTImpl : public torch::nn::Module {
  public:
   explicit PackedAttentionMoTImpl(const LLMConfig& c);
-  // x [L, hidden] (already normed per expert), cos/sin [L, head_dim] -> [L, hidden] (after o_proj)
+  // x [L, hidden] (already normed per expert), cos/sin [L, head_dim] -> [L, hidden] (after o_proj).
+  // hooks (optional): on_attention(layer, q, k) is called once with the post-RoPE q / k.
   torch::Tensor forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const PackLayout& layout, AttentionImpl impl);
+                        const PackLayout& layout, AttentionImpl impl, const ForwardHooks* hooks = nullptr,
+                        int64_t layer = 0);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear q_proj_moe_gen{nullptr}, k_proj_moe_gen{nullptr}, v_proj_moe_gen{nullptr},
       o_proj_moe_gen{nullptr};
@@ -70,9 +85,10 @@ TORCH_MODULE(PackedAttentionMoT);
 class Qwen2MoTDecoderLayerImpl : public torch::nn::Module {
  public:
   explicit Qwen2MoTDecoderLayerImpl(const LLMConfig& c);
-  // h [L, hidden] -> [L, hidden]
+  // h [L, hidden] -> [L, hidden]; hooks / layer are handed to the attention (on_attention).
   torch::Tensor forward(const torch::Tensor& h, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const PackLayout& layout, AttentionImpl impl);
+                        const PackLayout& layout, AttentionImpl impl, const ForwardHooks* hooks = nullptr,
+                        int64_t layer = 0);
   RMSNorm input_layernorm{nullptr}, input_layernorm_moe_gen{nullptr};
   RMSNorm post_attention_layernorm{nullptr}, post_attention_layernorm_moe_gen{nullptr};
   PackedAttentionMoT self_attn{nullptr};
@@ -90,6 +106,7 @@ struct PackedForward {
   PackLayout layout;
   AttentionImpl impl = AttentionImpl::kSplitwise;
   bool checkpoint_layers = false;  // recompute each decoder layer in backward (model/recompute.h)
+  ForwardHooks hooks;              // analysis only; empty by default
 };
 
 class Qwen2ModelImpl : public torch::nn::Module {
