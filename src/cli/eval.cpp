@@ -44,6 +44,7 @@ struct CvArgs {
   infer::ModelArgs model;        // optional: answer with the model instead of reading --answers
   std::string root, answers_out;  // root: folder holding img/ (default: the folder of --questions)
   int64_t vit_w = 0, vit_h = 0, max_length = 16;
+  std::string resize = "bagel";
 };
 struct GenArgs {
   std::string metadata, detections, results, out, per_image;
@@ -66,7 +67,7 @@ std::map<int64_t, std::string> answer_cvbench(const CvArgs& a, const std::vector
   SGT_CHECK(!a.answers_out.empty(), "eval", "answering with a model needs --answers-out (answers JSONL)");
   infer::TextGenOptions t;
   t.max_length = a.max_length;  // greedy (do_sample false), no think mode (spec §4.3)
-  auto answer = infer::make_understand_fn(a.model, t, a.vit_w, a.vit_h);
+  auto answer = infer::make_understand_fn(a.model, t, a.vit_w, a.vit_h, a.resize);
   const std::string root = !a.root.empty() ? a.root : fs::path(a.questions).parent_path().string();
   std::unique_ptr<Progress> bar;
   if (a.model.progress) bar = std::make_unique<Progress>("cvbench", static_cast<int64_t>(items.size()), "q");
@@ -203,7 +204,10 @@ void register_eval(CLI::App& app) {
     cmd->add_option("--root", a->root, "folder holding the img/ tree (default: the folder of --questions)");
     cmd->add_option("--answers-out", a->answers_out, "with a model: write the answers JSONL here");
     cmd->add_option("--max-length", a->max_length, "greedy decoding steps, the start token included (default 16)");
-    cmd->add_option("--vit-width", a->vit_w, "ViT input width, a multiple of 14 (default: image, rounded down)");
+    cmd->add_option("--vit-width", a->vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
+    cmd->add_option("--resize", a->resize,
+                    "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
+                    "rounded down (default bagel)");
     cmd->add_option("--vit-height", a->vit_h, "ViT input height, a multiple of 14");
     cmd->callback([a] { run_cvbench(*a); });
   }

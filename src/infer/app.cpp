@@ -90,6 +90,18 @@ data::ImageTransformConfig transform(int64_t stride, int64_t min_size, int64_t m
 }
 constexpr int64_t kDefaultMaxPixels = 14 * 14 * 9 * 1024;  // ImageTransform's default
 
+// The ViT size of an understanding input: given, or Bagel.chat's VLM transform ("bagel"), or 0 = rounded down.
+std::pair<int64_t, int64_t> chat_vit_size(const data::Image& img, int64_t vit_w, int64_t vit_h,
+                                          const std::string& resize) {
+  check_resize(resize);
+  if (resize == "bagel" && !img.empty() && (vit_w == 0 || vit_h == 0)) {
+    const auto [w, h] = data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040));
+    if (vit_w == 0) vit_w = w;
+    if (vit_h == 0) vit_h = h;
+  }
+  return {vit_w, vit_h};
+}
+
 // The sizes an image task runs at (spec §4.1): output (VAE) w x h and ViT vit_w x vit_h; see ChatArgs.
 struct TaskSizes {
   int64_t w = 0, h = 0, vit_w = 0, vit_h = 0;
@@ -137,15 +149,8 @@ std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
   auto l = load(m, false);
   check_resize(a.resize);
   data::Image img;
-  int64_t vit_w = a.vit_w, vit_h = a.vit_h;
-  if (!a.image.empty()) {
-    img = read_input(a.image);
-    if (a.resize == "bagel" && (vit_w == 0 || vit_h == 0)) {  // Bagel.chat's VLM transform
-      const auto [w, h] = data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040));
-      if (vit_w == 0) vit_w = w;
-      if (vit_h == 0) vit_h = h;
-    }
-  }
+  if (!a.image.empty()) img = read_input(a.image);
+  const auto [vit_w, vit_h] = chat_vit_size(img, a.vit_w, a.vit_h, a.resize);
   return understand(l.model, *l.tok, img, a.question, vit_w, vit_h, a.text).text;
 }
 
@@ -265,11 +270,14 @@ std::shared_ptr<LoadedModel> load_model(const ModelArgs& m, bool need_gen) {
   return std::make_shared<LoadedModel>(load(m, need_gen));
 }
 
-UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w, int64_t vit_h) {
+UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w, int64_t vit_h,
+                                const std::string& resize) {
   opt.validate();
+  check_resize(resize);
   std::shared_ptr<LoadedModel> l = load_model(m, false);
-  return [l, opt, vit_w, vit_h](const data::Image& image, const std::string& prompt) {
-    return understand(l->model, *l->tok, image, prompt, vit_w, vit_h, opt).text;
+  return [l, opt, vit_w, vit_h, resize](const data::Image& image, const std::string& prompt) {
+    const auto [w, h] = chat_vit_size(image, vit_w, vit_h, resize);
+    return understand(l->model, *l->tok, image, prompt, w, h, opt).text;
   };
 }
 

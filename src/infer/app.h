@@ -80,7 +80,9 @@ std::shared_ptr<LoadedModel> load_model(const ModelArgs& m, bool need_gen);
 // Understanding as `sgt chat` runs it (ViT path, TextGenOptions as given, e.g. greedy with a small max_length):
 // image + prompt -> answer text. The returned function owns the loaded model.
 using UnderstandFn = std::function<std::string(const data::Image& image, const std::string& prompt)>;
-UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w = 0, int64_t vit_h = 0);
+// ViT sizes left at 0 follow `resize` as in ChatArgs.
+UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w = 0, int64_t vit_h = 0,
+                                const std::string& resize = "bagel");
 
 // Text-to-image as `sgt generate` runs it, at width x height, the noise seed per call (opt.seed is ignored):
 // (prompt, seed) -> RGB image. With think, kGenThinkSystemPrompt is prepended as in run_generate.

@@ -42,6 +42,16 @@ TEST(InferCli, ChatGenerateEditSegmentAndBatch) {
   EXPECT_GE(lines(chat.output), 1) << chat.output;  // the answer (random weights: any text) and a newline
   auto chat2 = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q 'What is shown?' --max-length 4");
   EXPECT_EQ(chat.output, chat2.output);
+  // The default --resize bagel is Bagel.chat's VLM rule: the same answer as giving those sizes by hand.
+  data::ImageTransformConfig vlm;
+  vlm.stride = 14, vlm.min_size = 378, vlm.max_size = 980, vlm.max_pixels = 2007040;
+  const auto [vw, vh] = data::transform_size(50, 37, vlm);
+  auto chat3 = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q 'What is shown?' --max-length 4" +
+                       " --vit-width " + std::to_string(vw) + " --vit-height " + std::to_string(vh));
+  EXPECT_EQ(chat3.output, chat.output);
+  auto chat4 = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q 'What is shown?' --max-length 4" +
+                       " --resize keep");
+  ASSERT_EQ(chat4.exit_code, 0) << chat4.output;
 
   auto gen = sgt_run("generate " + model + "-p 'a cat' -o " + q(dir.file("t2i.png")) +
                      " --width 48 --height 32 --steps 3 --seed 1");
