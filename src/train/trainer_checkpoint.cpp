@@ -1,7 +1,8 @@
 // Trainer checkpoints: model, EMA, optimizer shards, LR/step, RNG-free data state (mixers) per rank.
 //
 //   <run>/checkpoints/step_N/model.safetensors        current weights (rank 0; parameters are replicated)
-//                            ema.safetensors          fp32 EMA of the trainable parameters (rank 0)
+//                            ema.safetensors          the model with fp32 EMA values of the trainable parameters
+//                                                     (frozen ones as they are; loadable on its own) (rank 0)
 //                            optimizer.rank{r}.safetensors   this rank's AdamW state (its shard when sharded)
 //                            state.rank{r}.json       step, mixer (data-loader) states, world size
 // Ranks > 0 stage their files in <run>/checkpoints/.stage-step_N; rank 0 moves them into its partial folder and
@@ -61,7 +62,11 @@ void Trainer::save_checkpoint() {
   if (rank_ == 0) {
     io::CheckpointWriter w(root, step_);
     io::save_tensors(w.file_path("model.safetensors"), on_cpu(io::state_dict(*model_)));
-    io::save_tensors(w.file_path("ema.safetensors"), ema_full);
+    // A whole model (loadable like BAGEL's ema.safetensors): EMA values of the trainable tensors, the frozen
+    // tensors and buffers as they are.
+    auto ema_file = on_cpu(io::state_dict(*model_));
+    for (const auto& [k, v] : ema_full) ema_file[k] = v;
+    io::save_tensors(w.file_path("ema.safetensors"), ema_file);
     io::save_tensors(w.file_path(opt_name), on_cpu(opt_->state_dict()));
     if (cfg_.shard_optimizer) io::save_tensors(w.file_path(ema_name), on_cpu(ema_->state_dict()));
     w.write_json(state_name, state);
@@ -97,8 +102,15 @@ void Trainer::load_checkpoint() {
   const auto state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
   check_checkpoint_layout(state, latest->path);
   io::load_state_dict(*model_, io::TensorSource::open(latest->file("model.safetensors")));
-  ema_->load_state_dict(io::load_tensors(
-      latest->file(cfg_.shard_optimizer ? fmt::format("ema.rank{}.safetensors", rank_) : "ema.safetensors")));
+  if (cfg_.shard_optimizer) {
+    ema_->load_state_dict(io::load_tensors(latest->file(fmt::format("ema.rank{}.safetensors", rank_))));
+  } else {  // ema.safetensors is a whole model: the EMA takes its trainable entries (missing ones are reported)
+    auto all = io::load_tensors(latest->file("ema.safetensors"));
+    std::map<std::string, torch::Tensor> mine;
+    for (const auto& [name, p] : trainable_)
+      if (auto it = all.find(name); it != all.end()) mine.emplace(name, it->second);
+    ema_->load_state_dict(mine);
+  }
   opt_->load_state_dict(io::load_tensors(latest->file(fmt::format("optimizer.rank{}.safetensors", rank_))));
   step_ = state.at("step").get<int64_t>();
   nonfinite_in_row_ = state.value("nonfinite_in_row", int64_t{0});

@@ -392,7 +392,7 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
 TEST_F(Trainer, FrozenParamsBadConfigsAndTruncatedShards) {
   auto cfg = tiny("frozen");
   cfg.steps = 2;
-  cfg.save_every = 0;
+  cfg.save_every = 2;
   cfg.freeze_params = {"language_model.model.embed_tokens.", "language_model.lm_head."};
   {
     train::Trainer t(cfg);
@@ -408,6 +408,20 @@ TEST_F(Trainer, FrozenParamsBadConfigsAndTruncatedShards) {
         changed += !same;
     }
     EXPECT_GT(changed, 10);
+    // The EMA file is a whole model (strict load into a fresh module), frozen tensors included.
+    const auto latest = io::latest_checkpoint(cfg.run_dir + "/checkpoints");
+    ASSERT_TRUE(latest.has_value());
+    model::Bagel fresh(t.model()->config());
+    io::load_state_dict(*fresh, io::TensorSource::open(latest->file("ema.safetensors")));
+    EXPECT_TRUE(torch::equal(fresh->language_model->lm_head->weight, before.at("language_model.lm_head.weight")));
+  }
+  {  // and a resume reads it back
+    auto again = cfg;
+    again.steps = 3;
+    train::Trainer t(again);
+    EXPECT_EQ(t.resumed_from(), 2);
+    t.run();
+    EXPECT_EQ(t.step(), 3);
   }
   cfg.freeze_params = {"language_model.no_such_module."};
   cfg.run_dir = dir_->file("frozen-bad");
