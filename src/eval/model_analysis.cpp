@@ -19,24 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Appends an inference chunk (chunk-local indexes) to one packed sample as one split of `mode`.
-void append_chunk(model::BagelPackedInputs& in, std::vector<std::pair<int64_t, model::AttnMode>>& splits,
-                  const infer::Chunk& c, model::AttnMode mode) {
-  const int64_t s = in.sequence_length;
-  auto cat = [](torch::Tensor& a, const torch::Tensor& b) { a = a.defined() ? torch::cat({a, b}) : b; };
-  cat(in.packed_text_ids, c.text_ids);
-  cat(in.packed_text_indexes, c.text_indexes + s);
-  cat(in.packed_position_ids, c.position_ids);
-  if (c.vit_patches.defined()) {
-    cat(in.packed_vit_tokens, c.vit_patches);
-    cat(in.packed_vit_position_ids, c.vit_position_ids);
-    cat(in.packed_vit_token_indexes, c.vit_indexes + s);
-    in.vit_token_seqlens.push_back(c.vit_patches.size(0));
-  }
-  splits.emplace_back(c.length, mode);
-  in.sequence_length += c.length;
-}
-
 torch::Tensor run_with(model::Bagel& m, const UnderstandingSample& s, model::ForwardHooks hooks) {
   torch::NoGradGuard ng;
   model::BagelPackedInputs in = s.inputs;
@@ -77,17 +59,17 @@ UnderstandingSample understanding_sample(model::Bagel& m, const text::Tokenizer&
   std::vector<std::pair<int64_t, model::AttnMode>> splits;
   // Same chunks and RoPE ids as infer::understand: the image at 0, the prompt from 1, then <|im_start|>.
   auto vit = infer::vit_chunk(cfg, infer::prepare_image(image, vit_w, vit_h, cfg.vit.patch_size), 0, mk);
-  append_chunk(s.inputs, splits, vit, model::AttnMode::kFull);
+  infer::append_to_pack(s.inputs, splits, vit, model::AttnMode::kFull);
   const auto ids32 = tok.encode(prompt);
   const std::vector<int64_t> ids(ids32.begin(), ids32.end());
   auto text = infer::text_chunk(ids, 1, mk);
-  append_chunk(s.inputs, splits, text, model::AttnMode::kCausal);
+  infer::append_to_pack(s.inputs, splits, text, model::AttnMode::kCausal);
   infer::Chunk start;
   start.length = 1;
   start.text_ids = torch::full({1}, mk.im_start, torch::kInt64);
   start.text_indexes = torch::zeros({1}, torch::kInt64);
   start.position_ids = torch::full({1}, 1 + text.length, torch::kInt64);
-  append_chunk(s.inputs, splits, start, model::AttnMode::kCausal);
+  infer::append_to_pack(s.inputs, splits, start, model::AttnMode::kCausal);
   s.inputs.layout = model::PackLayout::from_samples({splits});
   s.inputs.impl = model::AttentionImpl::kSplitwise;
   const int64_t L = s.inputs.sequence_length, P = vit.vit_patches.size(0);

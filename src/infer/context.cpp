@@ -123,6 +123,29 @@ torch::Tensor forward_chunk(model::Bagel& m, Context& ctx, const torch::Tensor& 
                  [&](const torch::Tensor& t) { return lm->norm_moe_gen(t); });
 }
 
+void append_to_pack(model::BagelPackedInputs& in, std::vector<std::pair<int64_t, model::AttnMode>>& splits,
+                    const Chunk& c, model::AttnMode mode) {
+  const int64_t s = in.sequence_length;
+  auto cat = [](torch::Tensor& a, const torch::Tensor& b) { a = a.defined() ? torch::cat({a, b}) : b; };
+  cat(in.packed_text_ids, c.text_ids);
+  cat(in.packed_text_indexes, c.text_indexes + s);
+  cat(in.packed_position_ids, c.position_ids);
+  if (c.vit_patches.defined()) {
+    cat(in.packed_vit_tokens, c.vit_patches);
+    cat(in.packed_vit_position_ids, c.vit_position_ids);
+    cat(in.packed_vit_token_indexes, c.vit_indexes + s);
+    in.vit_token_seqlens.push_back(c.vit_patches.size(0));
+  }
+  if (c.vae_tokens.defined()) {
+    cat(in.packed_vae_tokens, c.vae_tokens);
+    cat(in.packed_latent_position_ids, c.vae_position_ids);
+    cat(in.packed_vae_token_indexes, c.vae_indexes + s);
+    cat(in.packed_timesteps, c.vae_timesteps);
+  }
+  splits.emplace_back(c.length, mode);
+  in.sequence_length += c.length;
+}
+
 Chunk text_chunk(const std::vector<int64_t>& ids, int64_t rope, const Markers& mk) {
   std::vector<int64_t> all;
   all.reserve(ids.size() + 2);

@@ -48,6 +48,12 @@ std::pair<torch::Tensor, torch::Tensor> embed_chunk(model::Bagel& m, const Chunk
 torch::Tensor forward_chunk(model::Bagel& m, Context& ctx, const torch::Tensor& embeds, const torch::Tensor& gen_mask,
                             const torch::Tensor& position_ids, bool causal, bool update);
 
+// Appends a chunk (chunk-local indexes) to the packed inputs of a full, training-path forward as one split of
+// `mode`: its indexes are shifted by the current sequence_length, which then grows by the chunk's length. The
+// analyses (eval) and the cache tests rebuild inference layouts this way.
+void append_to_pack(model::BagelPackedInputs& in, std::vector<std::pair<int64_t, model::AttnMode>>& splits,
+                    const Chunk& c, model::AttnMode mode);
+
 // Chunk builders (markers are the tokenizer ids of <|im_start|> etc.).
 struct Markers {
   int64_t im_start = 151644, im_end = 151645, vision_start = 151652, vision_end = 151653;

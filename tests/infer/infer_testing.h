@@ -59,29 +59,10 @@ inline std::string tokenizer_path() {
   return (shared ? std::string(shared) : testing::source_dir() + "/../shared") + "/fixtures/qwen-tokenizer/tokenizer.json";
 }
 
-// Appends an inference chunk to the packed inputs of a full (training-path) forward: indexes shifted by the
-// current length, one split of `mode`.
+// The training-path layout of an inference chunk (infer::append_to_pack).
 inline void append(model::BagelPackedInputs& in, std::vector<std::pair<int64_t, model::AttnMode>>& splits,
                    const infer::Chunk& c, model::AttnMode mode) {
-  const int64_t s = in.sequence_length;
-  auto cat = [](torch::Tensor& a, const torch::Tensor& b) { a = a.defined() ? torch::cat({a, b}) : b; };
-  cat(in.packed_text_ids, c.text_ids);
-  cat(in.packed_text_indexes, c.text_indexes + s);
-  cat(in.packed_position_ids, c.position_ids);
-  if (c.vit_patches.defined()) {
-    cat(in.packed_vit_tokens, c.vit_patches);
-    cat(in.packed_vit_position_ids, c.vit_position_ids);
-    cat(in.packed_vit_token_indexes, c.vit_indexes + s);
-    in.vit_token_seqlens.push_back(c.vit_patches.size(0));
-  }
-  if (c.vae_tokens.defined()) {
-    cat(in.packed_vae_tokens, c.vae_tokens);
-    cat(in.packed_latent_position_ids, c.vae_position_ids);
-    cat(in.packed_vae_token_indexes, c.vae_indexes + s);
-    cat(in.packed_timesteps, c.vae_timesteps);
-  }
-  splits.emplace_back(c.length, mode);
-  in.sequence_length += c.length;
+  infer::append_to_pack(in, splits, c, mode);
 }
 
 }  // namespace sgt::infer_testing

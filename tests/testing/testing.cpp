@@ -1,5 +1,8 @@
 #include "testing/testing.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -53,6 +56,18 @@ ProcessResult run_python_tool(const std::string& script, const std::vector<std::
   std::string cmd = shell_quote(SGT_TEST_PYTHON) + " " + shell_quote(source_dir() + "/tools/" + script);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   return run_command(cmd);
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace sgt::testing

@@ -29,5 +29,7 @@ ProcessResult run_python_tool(const std::string& script, const std::vector<std::
 std::string source_dir();
 std::string binary_dir();
 std::string shell_quote(const std::string& s);
+// A TCP port on 127.0.0.1 that was free a moment ago (for MASTER_PORT of multi-process tests).
+int free_port();
 
 }  // namespace sgt::testing

@@ -17,19 +17,6 @@ using sgt::testing::shell_quote;
 
 namespace {
 // A port the kernel just handed out and released: free unless someone grabs it in the next milliseconds.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::string torchrun() { return sgt::testing::source_dir() + "/.venv/bin/torchrun"; }
 
 double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
@@ -81,7 +68,7 @@ TEST_F(TrainDistributed, TwoRanksUnderTorchrunMatchOneProcess) {
     const std::string prefix = fmt::format("tr{}", shard);
     auto res = sgt::testing::run_command(fmt::format(
         "{} --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {} {} mlp --shard {} --out {} 2>&1",
-        shell_quote(torchrun()), free_port(), shell_quote(SGT_DIST_WORKER), shard, shell_quote(dir_->file(prefix))));
+        shell_quote(torchrun()), sgt::testing::free_port(), shell_quote(SGT_DIST_WORKER), shard, shell_quote(dir_->file(prefix))));
     ASSERT_EQ(res.exit_code, 0) << res.output;
     expect_same_as_single(prefix, 2);
     // Sharded: each rank holds half of the 53 master elements (27, the last one padding).
@@ -95,7 +82,7 @@ TEST_F(TrainDistributed, TwoRanksUnderTorchrunMatchOneProcess) {
 
 TEST_F(TrainDistributed, DeadRankMakesTheSurvivorFailNotHang) {
   // Ranks started by hand (torchrun would kill the survivor itself as soon as a worker dies).
-  const int port = free_port();
+  const int port = sgt::testing::free_port();
   auto rank_cmd = [&](int r) {
     return fmt::format(
         "env -u SLURM_PROCID RANK={} WORLD_SIZE=2 LOCAL_RANK={} MASTER_ADDR=127.0.0.1 MASTER_PORT={} {} mlp --shard 1 "

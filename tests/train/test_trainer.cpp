@@ -37,18 +37,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::string sgt_bin() { return sgt::testing::binary_dir() + "/bin/sgt"; }
 
 std::vector<config::Json> read_metrics(const std::string& run_dir) {
@@ -168,7 +156,7 @@ TEST_F(Trainer, TwoGlooRanksEqualOneRankWithTwoMicroBatches) {
     std::ofstream(cfg_path) << config::to_json(two).dump(2);
     auto res = sgt::testing::run_command(fmt::format(
         "{} --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {} {} tune --config {} 2>&1",
-        shell_quote(sgt::testing::source_dir() + "/.venv/bin/torchrun"), free_port(), shell_quote(sgt_bin()),
+        shell_quote(sgt::testing::source_dir() + "/.venv/bin/torchrun"), sgt::testing::free_port(), shell_quote(sgt_bin()),
         shell_quote(cfg_path)));
     ASSERT_EQ(res.exit_code, 0) << res.output;
     const auto got = read_metrics(two.run_dir);
