@@ -19,6 +19,12 @@ struct AdamWOptions {
   bool shard = false;     // each rank keeps only its 1/world_size of master, exp_avg, exp_avg_sq
   int64_t bucket_mb = 25;  // gradient / parameter traffic goes in fp32 buckets of this size
   int64_t bucket_numel = 0;  // > 0: elements per rank per bucket instead (tests use tiny buckets)
+  // ZeRO-2 (with shard) / overlapped DDP reduction (without): each bucket is reduced (reduce-scattered when sharded)
+  // from post-accumulate-grad hooks as soon as all its params have their gradient, and each param's .grad is
+  // released once all its buckets are reduced, so the full gradient never exists at once. The caller must call
+  // finish_backward() after every backward (it reduces the buckets of params that got no gradient, in the same
+  // order on every rank). Sharded, the flat layout becomes bucket-interleaved (see optimizer.cpp).
+  bool reduce_in_backward = false;
 };
 
 struct StepResult {
@@ -31,6 +37,9 @@ class AdamW {
   // params: trainable parameters (any float dtype, contiguous, one device, identical on every rank: see
   // broadcast_parameters). The fp32 master copy and both moments are flat buffers on that device. dist may be null.
   AdamW(std::vector<torch::Tensor> params, AdamWOptions opt, std::shared_ptr<Dist> dist);
+  ~AdamW();  // removes the gradient hooks
+  AdamW(const AdamW&) = delete;
+  AdamW& operator=(const AdamW&) = delete;
 
   // 1) sum gradients over ranks (bucketed all-reduce; reduce-scatter when sharded) 2) global L2 norm 3) not finite:
   // zero the grads and return skipped 4) clip like clip_grad_norm_ (max_grad_norm <= 0: no clipping) 5) AdamW
@@ -38,6 +47,12 @@ class AdamW {
   // Collective: every rank calls it with the same lr and max_grad_norm.
   StepResult step(double lr, double max_grad_norm);
   int64_t steps() const { return step_; }
+
+  // reduce_in_backward only (no-op otherwise): reduces every bucket not yet reduced, highest first, reading missing
+  // gradients as 0, and re-arms the hooks for the next backward. Collective.
+  void finish_backward();
+  // reduce_in_backward: the most gradient elements held in params' .grad at once since construction.
+  int64_t peak_live_grad_numel() const { return peak_live_; }
 
   // This rank's state: "step" (int64 [1]), "layout" (int64 [4]: numel, shard size, shard count, shard index),
   // "master", "exp_avg", "exp_avg_sq" (fp32 [shard size]). load_state_dict checks names, shapes and layout, then
@@ -54,7 +69,15 @@ class AdamW {
   std::vector<torch::Tensor> unflatten(const torch::Tensor& flat_shard) const;
 
  private:
+  friend struct AdamWGradHook;
+  struct BucketState;
   void gather_grads_into(int64_t begin, int64_t len, torch::Tensor dst) const;       // flat range -> dst [len]
+  void gather_values_into(int64_t begin, int64_t len, torch::Tensor dst) const;      // params' values, likewise
+  // Flat index of rank q's piece at shard offset b0 (a multiple of bucket_elems()); the piece is contiguous.
+  int64_t piece_flat(int64_t q, int64_t b0) const;
+  void install_hooks();
+  void on_grad_ready(size_t param);
+  void reduce_bucket(int64_t k);  // reduce_in_backward: bucket k's gradients -> added into grad_
   void scatter_into_params(int64_t begin, int64_t len, const torch::Tensor& src) const;  // src [len] -> params
   void write_params(const torch::Tensor& flat_shard);  // master-shaped values -> params (all-gather if sharded)
   void zero_grads();
@@ -67,6 +90,9 @@ class AdamW {
   std::shared_ptr<Dist> dist_;
   int64_t numel_ = 0, shard_begin_ = 0, shard_size_ = 0, step_ = 0;
   torch::Tensor master_, exp_avg_, exp_avg_sq_, grad_;  // fp32 [shard_size_]
+  int64_t piece_ = 0;  // > 0: bucket-interleaved layout with this many elements per rank per bucket
+  std::unique_ptr<BucketState> hooks_;  // reduce_in_backward
+  int64_t live_ = 0, peak_live_ = 0;
 };
 
 // Copies root's values of every param to all ranks (call once before building the optimizer).

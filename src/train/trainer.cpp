@@ -18,6 +18,7 @@
 #include "io/state_dict.h"
 #include "io/tensor_source.h"
 #include "io/torch_tensors.h"
+#include "model/init.h"
 #include "model/registry.h"
 #include "train/batch.h"
 #include "train/ema.h"
@@ -55,6 +56,7 @@ void TrainConfig::validate() const {
             mse_weight);
   SGT_CHECK(ema_decay >= 0 && ema_decay < 1, kC, "ema_decay {} must be in [0, 1)", ema_decay);
   SGT_CHECK(timestep_shift > 0, kC, "timestep_shift {} must be > 0", timestep_shift);
+  model::split_scheme(init_scheme);  // throws on an unknown part
   SGT_CHECK(device == "cpu" || device == "cuda", kC, "device '{}' must be cpu or cuda", device);
   SGT_CHECK(precision == "fp32" || precision == "bf16", kC, "precision '{}' must be fp32 or bf16", precision);
   SGT_CHECK(save_every >= 0 && log_every >= 1 && max_nonfinite_in_row >= 1, kC,
@@ -151,6 +153,10 @@ void Trainer::build_model() {
     model_cfg_ = arch.parse(config::load_json_file(cfg_.model_config), cfg_.model_config);
     if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
     model_ = model::Bagel(model_cfg_);
+    if (cfg_.init_from.empty()) {
+      model::apply_init_scheme(model_, cfg_.init_scheme);
+      if (cfg_.copy_init_moe) model::copy_init_moe(model_);
+    }
     if (model_cfg_.visual_gen) {
       torch::NoGradGuard g;
       model_->llm2vae->weight.zero_();  // BAGEL starts llm2vae at zero
@@ -199,6 +205,7 @@ void Trainer::build_model() {
   o.eps = cfg_.eps;
   o.weight_decay = cfg_.weight_decay;
   o.shard = cfg_.shard_optimizer;
+  o.reduce_in_backward = cfg_.reduce_in_backward;
   if (dist_ && world_ > 1) broadcast_parameters(*dist_, params, 0);  // identical start on every rank
   opt_ = std::make_unique<AdamW>(params, o, dist_);
   if (cfg_.shard_optimizer) {  // the EMA follows the sharded fp32 master (BAGEL's flat-parameter EMA)
@@ -256,6 +263,7 @@ StepMetrics Trainer::train_step() {
     if (b.mse_tokens > 0) loss = loss + cfg_.mse_weight * terms.mse_sum / n_mse;
     if (inject_nan) loss = loss * std::numeric_limits<double>::quiet_NaN();
     loss.backward();
+    opt_->finish_backward();  // reduce_in_backward: buckets of params this micro-batch did not use
     ce_sum += b.ce_tokens > 0 ? terms.ce_sum.item<double>() : 0;
     mse_sum += b.mse_tokens > 0 ? terms.mse_sum.item<double>() : 0;
   }

@@ -34,6 +34,11 @@ struct TrainConfig {
   // (ema.safetensors + llm_config.json + vit_config.json) or a weights file for `model_config`.
   std::string model_config;
   std::string init_from;
+  // Fresh weights only (ignored with init_from): "default" (libtorch layer defaults), "siglip", "mimetic" or a
+  // '+'-joined list (model/init.h),
+  // and whether the MoT generation expert starts as a copy of the understanding expert (BAGEL's init_moe).
+  std::string init_scheme = "default";
+  bool copy_init_moe = false;
   std::string ae;  // ae.safetensors for a "flux" autoencoder (the "pixel" one has no weights)
   std::string tokenizer;
   std::string run_dir = "runs/tune";
@@ -45,6 +50,9 @@ struct TrainConfig {
   LrSchedule lr;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-15, weight_decay = 0.0;
   bool shard_optimizer = false;  // ZeRO-style sharding of fp32 master weights and moments over ranks
+  // Gradients are reduced bucket by bucket during backward and each .grad is freed once reduced (with
+  // shard_optimizer: ZeRO-2; docs/distributed.md).
+  bool reduce_in_backward = false;
   double max_grad_norm = 1.0;
   double ema_decay = 0.9999;
   double ce_weight = 1.5, mse_weight = 1.0;  // SGT's defaults
@@ -65,10 +73,12 @@ struct TrainConfig {
 
   template <class V>
   void visit(V&& v) {
-    v("model_config", model_config); v("init_from", init_from); v("ae", ae); v("tokenizer", tokenizer);
+    v("model_config", model_config); v("init_from", init_from);
+    v("init_scheme", init_scheme); v("copy_init_moe", copy_init_moe); v("ae", ae); v("tokenizer", tokenizer);
     v("run_dir", run_dir); v("data", data); v("seed", seed); v("data_seed", data_seed); v("steps", steps);
     v("grad_accum", grad_accum); v("lr", lr); v("beta1", beta1); v("beta2", beta2); v("eps", eps);
-    v("weight_decay", weight_decay); v("shard_optimizer", shard_optimizer); v("max_grad_norm", max_grad_norm);
+    v("weight_decay", weight_decay); v("shard_optimizer", shard_optimizer);
+    v("reduce_in_backward", reduce_in_backward); v("max_grad_norm", max_grad_norm);
     v("ema_decay", ema_decay); v("ce_weight", ce_weight); v("mse_weight", mse_weight);
     v("timestep_shift", timestep_shift); v("freeze_llm", freeze_llm); v("freeze_vit", freeze_vit);
     v("freeze_und", freeze_und); v("freeze_params", freeze_params);

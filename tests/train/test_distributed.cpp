@@ -44,7 +44,7 @@ class TrainDistributed : public ::testing::Test {
     for (int r = 0; r < world; ++r) {
       auto got = sgt::io::load_tensors(dir_->file(prefix + ".rank" + std::to_string(r) + ".safetensors"));
       for (const auto& [k, v] : *single_) {
-        if (k == "opt.master") continue;  // a shard when sharded
+        if (k == "opt.master" || k == "peak_live") continue;  // a shard when sharded; the hooks' bookkeeping
         ASSERT_TRUE(got.count(k)) << k;
         EXPECT_LE(rel_err(got.at(k), v), 1e-6) << prefix << " rank " << r << " " << k;
       }
@@ -64,18 +64,34 @@ TEST_F(TrainDistributed, TwoRanksUnderTorchrunMatchOneProcess) {
   EXPECT_LT(norms.min().item<double>(), 0.3);
   EXPECT_GT(norms.max().item<double>(), 0.3);
 
-  for (int shard : {0, 1}) {
-    const std::string prefix = fmt::format("tr{}", shard);
-    auto res = sgt::testing::run_command(fmt::format(
-        "{} --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {} {} mlp --shard {} --out {} 2>&1",
-        shell_quote(torchrun()), sgt::testing::free_port(), shell_quote(SGT_DIST_WORKER), shard, shell_quote(dir_->file(prefix))));
-    ASSERT_EQ(res.exit_code, 0) << res.output;
-    expect_same_as_single(prefix, 2);
-    // Sharded: each rank holds half of the 53 master elements (27, the last one padding).
-    auto r1 = sgt::io::load_tensors(dir_->file(prefix + ".rank1.safetensors"));
-    EXPECT_EQ(r1.at("opt.master").size(0), shard ? 27 : 53);
-    if (shard) {
-      EXPECT_EQ(r1.at("opt.master")[26].item<float>(), 0.0f);
+  for (int zero2 : {0, 1}) {
+    for (int shard : {0, 1}) {
+      const std::string prefix = fmt::format("tr{}{}", shard, zero2);
+      auto res = sgt::testing::run_command(fmt::format(
+          "{} --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {} {} mlp --shard {} --zero2 {} "
+          "--out {} 2>&1",
+          shell_quote(torchrun()), sgt::testing::free_port(), shell_quote(SGT_DIST_WORKER), shard, zero2,
+          shell_quote(dir_->file(prefix))));
+      ASSERT_EQ(res.exit_code, 0) << res.output;
+      expect_same_as_single(prefix, 2);
+      // Sharded: each rank holds half of the 55 master elements (28, the last one padding) in both layouts.
+      auto r1 = sgt::io::load_tensors(dir_->file(prefix + ".rank1.safetensors"));
+      EXPECT_EQ(r1.at("opt.master").size(0), shard ? 28 : 55);
+      if (shard) {
+        EXPECT_EQ(r1.at("opt.master")[27].item<float>(), 0.0f);
+      }
+      // Reduced in backward: the full gradient (55 elements) never existed at once on either rank (rank 1 never
+      // uses "u", so its bucket is reduced by finish_backward with zeros for u).
+      for (int r = 0; r < 2; ++r) {
+        auto got = sgt::io::load_tensors(dir_->file(prefix + ".rank" + std::to_string(r) + ".safetensors"));
+        const int64_t peak = got.at("peak_live")[0].item<int64_t>();
+        if (zero2) {
+          EXPECT_GT(peak, 0) << prefix << " rank " << r;
+          EXPECT_LT(peak, 55) << prefix << " rank " << r;
+        } else {
+          EXPECT_EQ(peak, 0);
+        }
+      }
     }
   }
 }

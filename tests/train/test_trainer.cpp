@@ -146,13 +146,17 @@ TEST_F(Trainer, TwoGlooRanksEqualOneRankWithTwoMicroBatches) {
   }
   const auto ref = read_metrics(single.run_dir);
   ASSERT_EQ(ref.size(), 3u);
-  for (bool shard : {false, true}) {
-    auto two = tiny(shard ? "ranks2_sharded" : "ranks2");
+  // Unsharded, sharded (ZeRO-1), sharded with reduction during backward (ZeRO-2).
+  for (int mode : {0, 1, 2}) {
+    const bool shard = mode >= 1;
+    const std::string name = std::vector<std::string>{"ranks2", "ranks2_sharded", "ranks2_zero2"}[mode];
+    auto two = tiny(name);
     two.steps = 3;
     two.save_every = 3;
     two.shard_optimizer = shard;
+    two.reduce_in_backward = mode == 2;
     two.dist_timeout_s = 60;
-    const std::string cfg_path = dir_->file(shard ? "ranks2_sharded.json" : "ranks2.json");
+    const std::string cfg_path = dir_->file(name + ".json");
     std::ofstream(cfg_path) << config::to_json(two).dump(2);
     auto res = sgt::testing::run_command(fmt::format(
         "{} --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {} {} tune --config {} 2>&1",
@@ -163,7 +167,7 @@ TEST_F(Trainer, TwoGlooRanksEqualOneRankWithTwoMicroBatches) {
     ASSERT_EQ(got.size(), 3u);
     for (size_t i = 0; i < 3; ++i) {
       const double a = ref[i]["loss"].get<double>(), b = got[i]["loss"].get<double>();
-      EXPECT_NEAR(b, a, 1e-5 * std::abs(a)) << "step " << i + 1 << " shard " << shard;
+      EXPECT_NEAR(b, a, 1e-5 * std::abs(a)) << "step " << i + 1 << " " << name;
       EXPECT_EQ(got[i]["tokens"].get<int64_t>(), ref[i]["tokens"].get<int64_t>());
       EXPECT_NEAR(got[i]["grad_norm"].get<double>(), ref[i]["grad_norm"].get<double>(),
                   1e-4 * ref[i]["grad_norm"].get<double>());

@@ -1,0 +1,127 @@
+#include "model/init.h"
+
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+
+namespace sgt::model {
+namespace {
+
+constexpr const char* kC = "model.init";
+
+std::map<std::string, torch::Tensor> params_by_name(Bagel& m) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& kv : m->named_parameters(true)) out[kv.key()] = kv.value();
+  return out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// q [H * d, ...] <- k [H_kv * d, ...] repeated per group + noise_scale * q. d = head_dim.
+void mimic(torch::Tensor& q, const torch::Tensor& k, int64_t head_dim, double noise_scale, const std::string& name) {
+  SGT_CHECK(head_dim > 0 && q.size(0) % head_dim == 0 && k.size(0) % head_dim == 0, kC,
+            "{}: q {} / k {} rows are not multiples of head_dim {}", name, q.sizes(), k.sizes(), head_dim);
+  const int64_t hq = q.size(0) / head_dim, hk = k.size(0) / head_dim;
+  SGT_CHECK(hk > 0 && hq % hk == 0 && q.sizes().slice(1) == k.sizes().slice(1), kC,
+            "{}: q {} and k {} do not form {} query heads over {} key heads", name, q.sizes(), k.sizes(), hq, hk);
+  std::vector<int64_t> grouped = {hk, hq / hk, head_dim};
+  std::vector<int64_t> kview = {hk, 1, head_dim};
+  for (int64_t i = 1; i < q.dim(); ++i) {
+    grouped.push_back(q.size(i));
+    kview.push_back(k.size(i));
+  }
+  auto twin = k.reshape(kview).expand(grouped).reshape(q.sizes());
+  q.mul_(noise_scale).add_(twin);
+}
+
+}  // namespace
+
+std::vector<std::string> split_scheme(const std::string& scheme) {
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (true) {
+    const size_t plus = scheme.find('+', at);
+    parts.push_back(scheme.substr(at, plus == std::string::npos ? std::string::npos : plus - at));
+    if (plus == std::string::npos) break;
+    at = plus + 1;
+  }
+  for (const auto& p : parts)
+    SGT_CHECK(p == "default" || p == "siglip" || p == "mimetic", kC,
+              "unknown init scheme part '{}' in '{}' (default | siglip | mimetic, joined with '+')", p, scheme);
+  return parts;
+}
+
+int64_t copy_init_moe(Bagel& m) {
+  torch::NoGradGuard ng;
+  auto params = params_by_name(m);
+  int64_t copied = 0;
+  const std::string tag = "_moe_gen";
+  for (auto& [name, p] : params) {
+    const auto at = name.find(tag);
+    if (at == std::string::npos) continue;
+    const std::string twin = name.substr(0, at) + name.substr(at + tag.size());
+    auto it = params.find(twin);
+    SGT_CHECK(it != params.end(), kC, "copy_init_moe: {} has no understanding twin {}", name, twin);
+    SGT_CHECK(it->second.sizes() == p.sizes(), kC, "copy_init_moe: {} {} vs {} {}", name, p.sizes(), twin,
+              it->second.sizes());
+    p.copy_(it->second);
+    ++copied;
+  }
+  return copied;
+}
+
+int64_t mimetic_qk_init(Bagel& m, double noise_scale) {
+  torch::NoGradGuard ng;
+  auto params = params_by_name(m);
+  const auto& c = m->config();
+  int64_t rewritten = 0;
+  for (auto& [name, q] : params) {
+    for (const std::string proj : {"q_proj", "q_proj_moe_gen"}) {
+      for (const std::string kind : {".weight", ".bias"}) {
+        const std::string suffix = "." + proj + kind;
+        if (!ends_with(name, suffix)) continue;
+        const std::string base = name.substr(0, name.size() - suffix.size());
+        const std::string kname = base + ".k" + proj.substr(1) + kind;
+        auto it = params.find(kname);
+        SGT_CHECK(it != params.end(), kC, "mimetic_qk_init: {} has no key projection {}", name, kname);
+        const bool llm = name.rfind("language_model.", 0) == 0;
+        const int64_t d = llm ? c.llm.head_size() : c.vit.hidden_size / c.vit.num_attention_heads;
+        mimic(q, it->second, d, noise_scale, name);
+        if (kind == ".weight") ++rewritten;
+      }
+    }
+  }
+  return rewritten;
+}
+
+int64_t siglip_reference_init(Bagel& m) {
+  torch::NoGradGuard ng;
+  auto params = params_by_name(m);
+  const std::string emb = "vit_model.vision_model.embeddings.";
+  auto pos = params.find(emb + "position_embedding.weight");
+  auto patch = params.find(emb + "patch_embedding.weight");
+  auto bias = params.find(emb + "patch_embedding.bias");
+  if (pos == params.end() || patch == params.end() || bias == params.end()) return 0;
+  pos->second.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(pos->second.size(1))));
+  patch->second.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(patch->second.size(1))));
+  bias->second.zero_();
+  return 3;
+}
+
+void apply_init_scheme(Bagel& m, const std::string& scheme) {
+  for (const auto& part : split_scheme(scheme)) {
+    if (part == "default") continue;
+    if (part == "siglip") {
+      SGT_CHECK(siglip_reference_init(m) > 0, kC, "init scheme 'siglip': the model has no SigLIP embeddings");
+    } else {
+      SGT_CHECK(part == "mimetic", kC, "unknown init scheme part '{}' in '{}' (default | siglip | mimetic, joined "
+                "with '+')", part, scheme);
+      SGT_CHECK(mimetic_qk_init(m) > 0, kC, "mimetic init found no attention projections");
+    }
+  }
+}
+
+}  // namespace sgt::model

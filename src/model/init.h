@@ -1,0 +1,40 @@
+#pragma once
+// Initialisation schemes for models trained from scratch (the tiny world configs). A released BAGEL starts from
+// Qwen2.5 + SigLIP weights; a random tiny model has no such start, so two cheap, published stand-ins are offered:
+//  - copy_init_moe: every "*_moe_gen" tensor starts as a copy of its understanding twin (BAGEL's `init_moe`,
+//    used when the MoT generation expert is created from the LLM);
+//  - mimetic_qk_init: "mimetic initialisation" of self-attention (Trockman & Kolter, ICML 2023): W_q is set
+//    close to W_k (per key/value group), so W_q W_k^T is dominated by a positive semi-definite term and attention
+//    starts out favouring tokens similar to the query. In BAGEL's layout the latent token at (r, c) and the ViT
+//    patch at (r, c) carry the same 2D sin-cos position vector, so this makes "look at the same place" the initial
+//    attention pattern instead of something a random model must discover.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/bagel.h"
+
+namespace sgt::model {
+
+// Copies each "<prefix>X_moe_gen<suffix>" parameter from "<prefix>X<suffix>". Throws sgt::Error when a twin is
+// missing or mis-shaped. Returns the number of tensors copied.
+int64_t copy_init_moe(Bagel& m);
+
+// For every attention block (Qwen2 q_proj/k_proj, their *_moe_gen twins, SigLIP q_proj/k_proj):
+//   W_q[head h] <- W_k[group of h] + noise_scale * W_q[head h]   (rows of head_dim; group = h / (H / H_kv)),
+// and the q bias likewise from the k bias. Returns the number of q projections rewritten.
+int64_t mimetic_qk_init(Bagel& m, double noise_scale = 0.5);
+
+// SigLIP's own initialisation of its embeddings (transformers' SiglipPreTrainedModel._init_weights): position
+// embedding ~ N(0, 1/width), patch embedding LeCun-normal, zero bias. libtorch's Embedding default is N(0, 1), which
+// makes the random position vector ~10x the patch content, so the ViT tokens start out saying "where" much more
+// loudly than "what". Returns the number of tensors set (0: the model has no ViT).
+int64_t siglip_reference_init(Bagel& m);
+
+// "default" | "siglip" | "mimetic", several joined with '+' (applied left to right). Throws on an unknown part.
+std::vector<std::string> split_scheme(const std::string& scheme);
+void apply_init_scheme(Bagel& m, const std::string& scheme);
+
+}  // namespace sgt::model
