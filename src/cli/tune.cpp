@@ -116,10 +116,13 @@ void run_tune(const TuneArgs& a) {
                                        cfg.data_seed);
     start = eval::evaluate_proxy(trainer.model(), trainer.autoencoder(), trainer.tokenizer(), samples,
                                  src.task.task, gen);
-    log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}) over {} samples, {:.1f} s",
-              trainer.step(), src.task.task, start.score, start.mean_iou, samples.size(), start.seconds);
+    log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}, input sensitivity {:.4f}) over {} "
+              "samples, {:.1f} s",
+              trainer.step(), src.task.task, start.score, start.mean_iou, start.input_sensitivity, samples.size(),
+              start.seconds);
     summary["start"] = {{"step", trainer.step()}, {"iou", start.mean_iou}, {"score", start.score},
-                        {"precision", start.precision}, {"recall", start.recall}};
+                        {"precision", start.precision}, {"recall", start.recall},
+                        {"input_sensitivity", start.input_sensitivity}};
   }
   trainer.run();
   if (env.rank == 0) write_curves(cfg.run_dir, trainer.history());
@@ -130,8 +133,10 @@ void run_tune(const TuneArgs& a) {
     auto end_ema = eval::evaluate_proxy(ema, trainer.autoencoder(), trainer.tokenizer(), samples,
                                         seg_source.task.task, gen);
     summary["end"] = {{"step", trainer.step()}, {"iou", end.mean_iou}, {"score", end.score},
-                      {"precision", end.precision}, {"recall", end.recall}};
-    summary["end_ema"] = {{"step", trainer.step()}, {"iou", end_ema.mean_iou}, {"score", end_ema.score}};
+                      {"precision", end.precision}, {"recall", end.recall},
+                      {"input_sensitivity", end.input_sensitivity}};
+    summary["end_ema"] = {{"step", trainer.step()}, {"iou", end_ema.mean_iou}, {"score", end_ema.score},
+                          {"input_sensitivity", end_ema.input_sensitivity}};
     summary["per_sample_iou_start"] = start.per_sample;
     summary["per_sample_iou_end"] = end.per_sample;
     summary["eval"] = config::to_json(gen);
@@ -141,9 +146,11 @@ void run_tune(const TuneArgs& a) {
                                         "step " + std::to_string(trainer.step()), "EMA", "target"});
     data::write_png(cfg.run_dir + "/heldout_grid.png", grid);
     io::atomic_write_text(cfg.run_dir + "/summary.json", summary.dump(2) + "\n");
-    std::printf("tune: held-out matched-instance IoU %.4f at step %lld -> %.4f at step %lld (EMA %.4f); %s\n",
+    std::printf("tune: held-out matched-instance IoU %.4f at step %lld -> %.4f at step %lld (EMA %.4f); input "
+                "sensitivity %.4f -> %.4f; %s\n",
                 start.mean_iou, static_cast<long long>(summary["start"]["step"].get<int64_t>()), end.mean_iou,
-                static_cast<long long>(trainer.step()), end_ema.mean_iou, cfg.run_dir.c_str());
+                static_cast<long long>(trainer.step()), end_ema.mean_iou, start.input_sensitivity,
+                end.input_sensitivity, cfg.run_dir.c_str());
   } else if (env.rank == 0) {
     std::printf("tune: %lld steps done; %s\n", static_cast<long long>(trainer.step()), cfg.run_dir.c_str());
   }

@@ -61,9 +61,17 @@ ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const te
     }
     r.per_sample.push_back(score);
     r.score += score;
+    if (samples.size() >= 2) {
+      const auto& other = samples[(i + 1) % samples.size()].images[0];
+      auto swapped = infer::proxy_generate(m, ae, tok, other, s.text, other.width, other.height, gt.width, gt.height, o);
+      double diff = 0;
+      for (size_t k = 0; k < gen.pixels.size(); ++k) diff += std::abs(int(gen.pixels[k]) - int(swapped.pixels[k]));
+      r.input_sensitivity += diff / (255.0 * static_cast<double>(gen.pixels.size()));
+    }
     r.generated.push_back(std::move(gen));
   }
   const double n = static_cast<double>(samples.size());
+  if (samples.size() >= 2) r.input_sensitivity /= n;
   r.mean_iou /= n;
   r.precision /= n;
   r.recall /= n;

@@ -21,6 +21,9 @@ struct ProxyEvalResult {
   std::string task;
   double mean_iou = 0, precision = 0, recall = 0;  // segment: SegMatchResult averaged over samples
   double score = 0;                                // the task's headline number (IoU / edge F1 / depth delta1)
+  // Does the generation read its input at all? Mean |pixel change| / 255 when sample i's input image is replaced by
+  // sample i+1's (same instruction, same noise): 0 = the output ignores the input (with >= 2 samples).
+  double input_sensitivity = 0;
   std::vector<double> per_sample;
   std::vector<data::Image> generated;
   double seconds = 0;

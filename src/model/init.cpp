@@ -49,8 +49,9 @@ std::vector<std::string> split_scheme(const std::string& scheme) {
     at = plus + 1;
   }
   for (const auto& p : parts)
-    SGT_CHECK(p == "default" || p == "siglip" || p == "mimetic", kC,
-              "unknown init scheme part '{}' in '{}' (default | siglip | mimetic, joined with '+')", p, scheme);
+    SGT_CHECK(p == "default" || p == "siglip" || p == "mimetic" || p == "centred", kC,
+              "unknown init scheme part '{}' in '{}' (default | siglip | mimetic | centred, joined with '+')", p,
+              scheme);
   return parts;
 }
 
@@ -111,9 +112,48 @@ int64_t siglip_reference_init(Bagel& m) {
   return 3;
 }
 
+int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::Tensor& und_index,
+                         const torch::Tensor& gen_index) {
+  torch::NoGradGuard ng;
+  SGT_CHECK(und_index.numel() > 0 && gen_index.numel() > 0, kC,
+            "centre_qk_biases needs understanding and generation tokens in the batch (got {} and {})",
+            und_index.numel(), gen_index.numel());
+  const auto& c = m->config();
+  std::vector<torch::Tensor> inputs;  // [layers] layer inputs [L, D]
+  auto in = batch;
+  in.checkpoint = false;
+  in.hooks.on_input = [&](const torch::Tensor& h) { inputs.push_back(h.detach().clone()); };
+  in.hooks.on_layer = [&](int64_t layer, const torch::Tensor& h) {
+    if (layer + 1 < c.llm.num_hidden_layers) inputs.push_back(h.detach().clone());
+  };
+  const bool was_training = m->is_training();
+  m->eval();
+  m->forward(in);
+  m->train(was_training);
+  auto params = params_by_name(m);
+  auto rms = [&](const torch::Tensor& x, const torch::Tensor& w) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, true) + c.llm.rms_norm_eps) * w;
+  };
+  for (int64_t l = 0; l < static_cast<int64_t>(inputs.size()); ++l) {
+    const std::string base = "language_model.model.layers." + std::to_string(l) + ".";
+    for (const std::string e : {"", "_moe_gen"}) {
+      const auto& idx = e.empty() ? und_index : gen_index;
+      const auto x = rms(inputs[l].index_select(0, idx.to(inputs[l].device())).to(torch::kFloat32),
+                         params.at(base + "input_layernorm" + e + ".weight").to(torch::kFloat32));
+      const auto mean = x.mean(0);  // [D]
+      for (const std::string proj : {"q_proj", "k_proj"}) {
+        auto bias = params.at(base + "self_attn." + proj + e + ".bias");
+        const auto& w = params.at(base + "self_attn." + proj + e + ".weight");
+        bias.copy_(-torch::matmul(w.to(torch::kFloat32), mean));
+      }
+    }
+  }
+  return static_cast<int64_t>(inputs.size());
+}
+
 void apply_init_scheme(Bagel& m, const std::string& scheme) {
   for (const auto& part : split_scheme(scheme)) {
-    if (part == "default") continue;
+    if (part == "default" || part == "centred") continue;  // centred needs data: the trainer applies it
     if (part == "siglip") {
       SGT_CHECK(siglip_reference_init(m) > 0, kC, "init scheme 'siglip': the model has no SigLIP embeddings");
     } else {

@@ -33,6 +33,16 @@ int64_t mimetic_qk_init(Bagel& m, double noise_scale = 0.5);
 // loudly than "what". Returns the number of tensors set (0: the model has no ViT).
 int64_t siglip_reference_init(Bagel& m);
 
+// Data-dependent centring of the q/k projections (like LSUV's data-dependent init), for use after mimetic_qk_init +
+// copy_init_moe: one forward over a real packed batch measures, per decoder layer, the mean input after the layer's
+// RMSNorm over the understanding tokens `und_index` (the ViT tokens) and over the generation tokens `gen_index` (the
+// noisy latents); each expert's q and k biases are then set to -W * mean, so q . k compares how tokens *deviate*
+// from their kind's mean. On small grids the 2D sin-cos position vectors of all cells are nearly parallel (a 6 x 6
+// grid: cosine >= 0.85 between any two cells); their common part would otherwise dominate every score and hide
+// "same place". Returns the number of layers centred.
+int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::Tensor& und_index,
+                         const torch::Tensor& gen_index);
+
 // "default" | "siglip" | "mimetic", several joined with '+' (applied left to right). Throws on an unknown part.
 std::vector<std::string> split_scheme(const std::string& scheme);
 void apply_init_scheme(Bagel& m, const std::string& scheme);

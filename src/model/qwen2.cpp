@@ -190,6 +190,7 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
             "analysis hooks cannot be combined with checkpoint_layers (recomputation would call them twice)");
   const ForwardHooks* hooks = in.hooks.empty() ? nullptr : &in.hooks;
   auto h = embeds;
+  if (hooks && hooks->on_input) hooks->on_input(h);
   int64_t index = 0;
   for (const auto& layer : *layers) {
     auto* l = layer->as<Qwen2MoTDecoderLayer>();

@@ -54,7 +54,9 @@ struct ForwardHooks {
   // Inside the attention of `layer`: q [L, H, d] and k [L, Hkv, d] after the q/k RMSNorm and RoPE, i.e. what
   // softmax(q k^T / sqrt(d) + mask) is computed from (H a multiple of Hkv: query head h uses kv head h / (H/Hkv)).
   std::function<void(int64_t layer, const torch::Tensor& q, const torch::Tensor& k)> on_attention;
-  bool empty() const { return !on_layer && !on_attention; }
+  // Before decoder layer 0: the packed input embeddings [L, hidden].
+  std::function<void(const torch::Tensor& hidden)> on_input;
+  bool empty() const { return !on_layer && !on_attention && !on_input; }
 };
 
 // RoPE tables for 1-D position ids [L] -> (cos, sin) [L, head_dim] in fp32 (rotate-half convention).

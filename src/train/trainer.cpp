@@ -174,6 +174,25 @@ void Trainer::build_model() {
   ae_->to(device_);
   ae_->eval();
   for (auto& p : ae_->parameters()) p.requires_grad_(false);  // the VAE is always frozen
+  const auto parts = model::split_scheme(cfg_.init_scheme);
+  if (cfg_.init_from.empty() && std::find(parts.begin(), parts.end(), "centred") != parts.end()) {
+    // Data-dependent step of the init: one micro-batch from a private mixer (same data and seed on every rank, so
+    // every rank centres identically; the training mixers are untouched).
+    Mixer probe(cfg_.data, tokenizer_, cfg_.data_seed ^ 0xce47edULL, 0, 1);
+    auto mb = probe.next();
+    std::vector<const TrainSample*> ptrs;
+    for (const auto& smp : mb.samples) ptrs.push_back(smp.get());
+    auto gen = make_generator(cfg_.seed ^ 0xce47edULL);
+    BatchOptions bo;
+    bo.timestep_shift = cfg_.timestep_shift;
+    bo.device = device_;
+    auto b = build_batch(mb.pack, ptrs, model_cfg_, ae_, gen, bo);
+    SGT_CHECK(b.inputs.packed_vit_token_indexes.defined() && b.mse_indexes.defined(), kC,
+              "init_scheme 'centred' needs a first batch with ViT and noisy latent tokens");
+    const int64_t layers =
+        model::centre_qk_biases(model_, b.inputs, b.inputs.packed_vit_token_indexes, b.mse_indexes);
+    log::info("train: q/k biases centred on a {}-token batch in {} layers", b.num_tokens, layers);
+  }
   if (cfg_.freeze_llm) {
     for (auto& p : model_->language_model->parameters()) p.requires_grad_(false);
   }

@@ -159,31 +159,7 @@ TEST(ModelBagel, PackedForwardFollowsTheAttentionRule) {
   randomise(*model, 5);
   model->eval();
   torch::NoGradGuard ng;
-  // Sample 0 (editing): [VS vit x4 VE](pos 0, full) [IS t t IE](pos 1..4, causal) [VS vae x4 VE](pos 5, noise)
-  //                     [IS t IE](pos 5..7, causal)
-  // Sample 1 (t2i):     [IS t IE](0..2) [VS vae x4 VE](pos 3, noise)
-  BagelPackedInputs in;
-  in.layout = PackLayout::from_samples(
-      {{{6, AttnMode::kFull}, {4, AttnMode::kCausal}, {6, AttnMode::kNoise}, {3, AttnMode::kCausal}},
-       {{3, AttnMode::kCausal}, {6, AttnMode::kNoise}}});
-  in.sequence_length = in.layout.total_len();
-  std::vector<int64_t> vit_idx = {1, 2, 3, 4}, vae_idx = {11, 12, 13, 14, 23, 24, 25, 26}, text_idx;
-  for (int64_t i = 0; i < in.sequence_length; ++i)
-    if (std::find(vit_idx.begin(), vit_idx.end(), i) == vit_idx.end() &&
-        std::find(vae_idx.begin(), vae_idx.end(), i) == vae_idx.end())
-      text_idx.push_back(i);
-  in.packed_text_indexes = torch::tensor(text_idx);
-  in.packed_text_ids = torch::randint(0, c.llm.vocab_size, {static_cast<int64_t>(text_idx.size())});
-  in.packed_position_ids = torch::tensor({0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 6, 7,  //
-                                          0, 1, 2, 3, 3, 3, 3, 3, 3});
-  in.packed_vit_tokens = torch::randn({4, c.vit.patch_dim()});
-  in.packed_vit_position_ids = vit_position_ids(2, 2, c.vit_max_num_patch_per_side);
-  in.packed_vit_token_indexes = torch::tensor(vit_idx);
-  in.vit_token_seqlens = {4};
-  in.packed_vae_tokens = torch::randn({8, c.patch_latent_dim()});
-  in.packed_latent_position_ids = torch::tensor({0, 1, 8, 9, 0, 1, 8, 9});
-  in.packed_vae_token_indexes = torch::tensor(vae_idx);
-  in.packed_timesteps = torch::full({8}, 0.7);
+  BagelPackedInputs in = test::two_sample_pack(c);  // ViT at 1..4; noisy VAE at 11..14 (sample 0), 23..26
   in.impl = AttentionImpl::kDense;
   auto dense = model(in);
   in.impl = AttentionImpl::kSplitwise;

@@ -100,3 +100,37 @@ TEST(ModelInit, SiglipSchemeScalesThePositionTableAndSchemesParse) {
   EXPECT_THROW(split_scheme("siglip+"), sgt::Error);
   EXPECT_THROW(apply_init_scheme(m, "bogus"), sgt::Error);
 }
+
+TEST(ModelInit, CentringMakesEachExpertsMeanQueryAndKeyZeroOnTheBatch) {
+  const auto c = test::tiny_bagel();
+  torch::manual_seed(4);
+  Bagel m(c);
+  apply_init_scheme(m, "mimetic");
+  copy_init_moe(m);
+  auto in = test::two_sample_pack(c);
+  const auto vit = in.packed_vit_token_indexes, vae = in.packed_vae_token_indexes;
+  EXPECT_EQ(centre_qk_biases(m, in, vit, vae), c.llm.num_hidden_layers);
+  // Layer 0's input does not depend on the biases: recompute q and k from it by hand.
+  torch::Tensor x0;
+  auto probe = in;
+  probe.hooks.on_input = [&](const torch::Tensor& h) { x0 = h.detach().clone(); };
+  {
+    torch::NoGradGuard ng;
+    m->forward(probe);
+  }
+  ASSERT_TRUE(x0.defined());
+  std::map<std::string, torch::Tensor> p;
+  for (const auto& kv : m->named_parameters(true)) p[kv.key()] = kv.value().detach();
+  const std::string base = "language_model.model.layers.0.";
+  for (const std::string e : {"", "_moe_gen"}) {
+    auto x = x0.index_select(0, e.empty() ? vit : vae);
+    x = x * torch::rsqrt(x.pow(2).mean(-1, true) + c.llm.rms_norm_eps) * p.at(base + "input_layernorm" + e + ".weight");
+    for (const std::string proj : {"q_proj", "k_proj"}) {
+      const auto w = p.at(base + "self_attn." + proj + e + ".weight"), b = p.at(base + "self_attn." + proj + e + ".bias");
+      const auto out = torch::matmul(x, w.t()) + b;
+      EXPECT_LE(out.mean(0).abs().max().item<double>(), 1e-5 * out.abs().max().item<double>()) << proj << e;
+      EXPECT_GT(out.abs().max().item<double>(), 0.1);  // the deviations themselves are kept
+    }
+  }
+  EXPECT_THROW(centre_qk_biases(m, in, vit, torch::zeros({0}, torch::kInt64)), sgt::Error);
+}

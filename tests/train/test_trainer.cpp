@@ -374,6 +374,10 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   EXPECT_EQ(summary["end"]["step"].get<int64_t>(), 2);
   EXPECT_GE(summary["start"]["iou"].get<double>(), 0.0);
   EXPECT_LE(summary["end"]["iou"].get<double>(), 1.0);
+  // At step 0 llm2vae is zero (BAGEL's init): the velocity is 0, the output is the decoded noise, identical for any
+  // input image. The measure must say exactly that.
+  EXPECT_EQ(summary["start"]["input_sensitivity"].get<double>(), 0.0);
+  EXPECT_GE(summary["end"]["input_sensitivity"].get<double>(), 0.0);
   auto bad = sgt::testing::run_command(fmt::format("{} tune --config /nonexistent.json 2>&1", shell_quote(sgt_bin())));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("nonexistent.json"), std::string::npos) << bad.output;
