@@ -49,9 +49,9 @@ std::vector<std::string> split_scheme(const std::string& scheme) {
     at = plus + 1;
   }
   for (const auto& p : parts)
-    SGT_CHECK(p == "default" || p == "siglip" || p == "mimetic" || p == "centred", kC,
-              "unknown init scheme part '{}' in '{}' (default | siglip | mimetic | centred, joined with '+')", p,
-              scheme);
+    SGT_CHECK(p == "default" || p == "siglip" || p == "mimetic" || p == "cross" || p == "centred", kC,
+              "unknown init scheme part '{}' in '{}' (default | siglip | mimetic | cross | centred, joined with '+')",
+              p, scheme);
   return parts;
 }
 
@@ -112,6 +112,19 @@ int64_t siglip_reference_init(Bagel& m) {
   return 3;
 }
 
+int64_t redraw_gen_keys(Bagel& m) {
+  torch::NoGradGuard ng;
+  int64_t changed = 0;
+  for (auto& kv : m->named_modules()) {
+    if (!ends_with(kv.key(), ".k_proj_moe_gen")) continue;
+    auto* lin = kv.value()->as<torch::nn::Linear>();
+    SGT_CHECK(lin != nullptr, kC, "{} is not a Linear", kv.key());
+    lin->reset_parameters();
+    ++changed;
+  }
+  return changed;
+}
+
 int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::Tensor& und_index,
                          const torch::Tensor& gen_index) {
   torch::NoGradGuard ng;
@@ -153,7 +166,8 @@ int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::
 
 void apply_init_scheme(Bagel& m, const std::string& scheme) {
   for (const auto& part : split_scheme(scheme)) {
-    if (part == "default" || part == "centred") continue;  // centred needs data: the trainer applies it
+    // cross must follow copy_init_moe and centred needs data: the trainer applies both.
+    if (part == "default" || part == "cross" || part == "centred") continue;
     if (part == "siglip") {
       SGT_CHECK(siglip_reference_init(m) > 0, kC, "init scheme 'siglip': the model has no SigLIP embeddings");
     } else {

@@ -43,6 +43,12 @@ int64_t siglip_reference_init(Bagel& m);
 int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::Tensor& und_index,
                          const torch::Tensor& gen_index);
 
+// Re-draws the generation expert's key projections (k_proj_moe_gen weight and bias) with libtorch's Linear
+// defaults. After mimetic + copy_init_moe the generation queries mimic the understanding keys *and* the generation
+// keys, so a noisy latent attends mostly to itself; with its own keys random, its strongest initial match is the
+// understanding (ViT) token at the same place. Returns the number of layers changed.
+int64_t redraw_gen_keys(Bagel& m);
+
 // "default" | "siglip" | "mimetic", several joined with '+' (applied left to right). Throws on an unknown part.
 std::vector<std::string> split_scheme(const std::string& scheme);
 void apply_init_scheme(Bagel& m, const std::string& scheme);

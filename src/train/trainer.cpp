@@ -156,6 +156,8 @@ void Trainer::build_model() {
     if (cfg_.init_from.empty()) {
       model::apply_init_scheme(model_, cfg_.init_scheme);
       if (cfg_.copy_init_moe) model::copy_init_moe(model_);
+      const auto parts = model::split_scheme(cfg_.init_scheme);
+      if (std::find(parts.begin(), parts.end(), "cross") != parts.end()) model::redraw_gen_keys(model_);
     }
     if (model_cfg_.visual_gen) {
       torch::NoGradGuard g;

@@ -101,7 +101,9 @@ TEST(InferContext, CachedChunksAndDecodingEqualFullForward) {
   for (size_t i = 0; i < res.logits.size(); ++i) {
     EXPECT_LT(maxdiff(res.logits[i], logits[static_cast<int64_t>(i)]), 1e-5) << "step " << i;
     const int64_t want = logits[static_cast<int64_t>(i)].argmax().item<int64_t>();
-    if (i < res.ids.size()) EXPECT_EQ(res.ids[i], want) << "step " << i;
+    if (i < res.ids.size()) {
+      EXPECT_EQ(res.ids[i], want) << "step " << i;
+    }
   }
   // Temperature sampling is reproducible under a seed and uses the cache the same way.
   opt.do_sample = true;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "data/image.h"
@@ -52,6 +54,15 @@ TEST(InferCli, ChatGenerateEditSegmentAndBatch) {
   auto chat4 = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q 'What is shown?' --max-length 4" +
                        " --resize keep");
   ASSERT_EQ(chat4.exit_code, 0) << chat4.output;
+  // An unknown resize rule is one clear error line and a non-zero exit, for every command that takes it.
+  for (const std::string& cmd : {"chat " + model + "--image " + q(dir.file("in.png")) + " -q 'x' --max-length 2",
+                                "edit " + model + "-i " + q(dir.file("in.png")) + " --instruction x -o " +
+                                    q(dir.file("bad.png")) + " --steps 2"}) {
+    auto bad = sgt_run(cmd + " --resize stretch");
+    EXPECT_NE(bad.exit_code, 0) << cmd;
+    EXPECT_NE(bad.output.find("stretch"), std::string::npos) << bad.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("bad.png")));
 
   auto gen = sgt_run("generate " + model + "-p 'a cat' -o " + q(dir.file("t2i.png")) +
                      " --width 48 --height 32 --steps 3 --seed 1");

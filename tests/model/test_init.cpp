@@ -134,3 +134,27 @@ TEST(ModelInit, CentringMakesEachExpertsMeanQueryAndKeyZeroOnTheBatch) {
   }
   EXPECT_THROW(centre_qk_biases(m, in, vit, torch::zeros({0}, torch::kInt64)), sgt::Error);
 }
+
+TEST(ModelInit, CrossRedrawsOnlyTheGenerationKeys) {
+  const auto c = test::tiny_bagel();
+  torch::manual_seed(5);
+  Bagel m(c);
+  apply_init_scheme(m, "mimetic+cross");  // cross is applied by the caller after copy_init_moe: a no-op here
+  copy_init_moe(m);
+  const auto before = cloned_params(m);
+  EXPECT_EQ(redraw_gen_keys(m), c.llm.num_hidden_layers);
+  const auto after = cloned_params(m);
+  for (const auto& [name, t] : after) {
+    const bool gen_key = name.find(".k_proj_moe_gen.") != std::string::npos;
+    EXPECT_EQ(torch::equal(t, before.at(name)), !gen_key) << name;
+  }
+  // The generation queries still mimic the understanding keys (per group), not the redrawn generation keys.
+  const std::string base = "language_model.model.layers.0.self_attn.";
+  const int64_t d = c.llm.head_size();
+  const auto q = after.at(base + "q_proj_moe_gen.weight").narrow(0, 0, d);
+  auto x = torch::randn({256, c.llm.hidden_size});
+  auto score = [&](const torch::Tensor& k) {
+    return (torch::matmul(x, q.t()) * torch::matmul(x, k.narrow(0, 0, d).t())).sum(1).mean().item<double>();
+  };
+  EXPECT_GT(score(after.at(base + "k_proj.weight")), 5 * std::abs(score(after.at(base + "k_proj_moe_gen.weight"))));
+}
