@@ -1,11 +1,13 @@
 // sgt tune: SGT tuning. With no arguments it runs the built-in recipe (train/world_recipe.h): it renders the
-// synthetic world into the run folder, tunes a tiny BAGEL-architecture model on segmentation + VQA, and measures
-// the generated segmentation of held-out scenes (matched-instance IoU) before and after. With --config it runs
+// synthetic world into the run folder, trains a fresh tiny BAGEL-architecture model on reconstruction + VQA (stage
+// 1, in stage1/), tunes it on segmentation + VQA (stage 2), and measures the generated segmentation of held-out
+// scenes (matched-instance IoU, foreground IoU, input sensitivity) before stage 1 and after stage 2. With --config it runs
 // any TrainConfig (JSON). Multi-process: launch with torchrun --no-python (or srun); rank 0 writes the outputs.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,7 @@
 #include "data/world.h"
 #include "eval/proxy_eval.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint.h"
 #include "train/distributed.h"
 #include "train/trainer.h"
 #include "train/world_recipe.h"
@@ -28,7 +31,7 @@ namespace {
 
 struct TuneArgs {
   std::string config, run_dir, tokenizer, heldout;
-  int64_t steps = -1;
+  int64_t steps = -1, pretrain_steps = -1;
   int64_t eval_samples = 16;
   int64_t eval_steps = 25;
   double cfg_text = 1.0, cfg_img = 1.0;
@@ -64,10 +67,18 @@ void write_curves(const std::string& run_dir, const std::vector<train::StepMetri
   data::write_plot_png(run_dir + "/lr.png", {lr}, o);
 }
 
+nlohmann::ordered_json scores(const eval::ProxyEvalResult& r, int64_t step) {
+  return {{"step", step},           {"iou", r.mean_iou},
+          {"score", r.score},       {"precision", r.precision},
+          {"recall", r.recall},     {"foreground_iou", r.foreground_iou},
+          {"input_sensitivity", r.input_sensitivity}};
+}
+
 void run_tune(const TuneArgs& a) {
   const auto env = train::dist_env_from_environment();
   const bool recipe = a.config.empty();
   train::TrainConfig cfg;
+  std::optional<train::TrainConfig> pre;  // the recipe's stage 1 (world_recipe.h)
   std::string heldout = a.heldout;
   if (recipe) {
     const std::string run = a.run_dir.empty() ? "runs/tune" : a.run_dir;
@@ -79,13 +90,20 @@ void run_tune(const TuneArgs& a) {
     }
     fs::create_directories(run);
     if (env.rank == 0) io::atomic_write_text(run + "/model.json", train::tune_model_json());
+    pre = train::world_pretrain_config(run + "/stage1", world, run + "/model.json");
+    if (a.pretrain_steps >= 0) pre->steps = a.pretrain_steps;
+    pre->save_every = pre->steps;  // one checkpoint: stage 2 starts from it
+    if (pre->steps == 0) pre.reset();  // --pretrain-steps 0: segmentation from fresh weights (the ablation)
     cfg = train::world_tune_config(run, world, run + "/model.json");
     if (heldout.empty()) heldout = world + "/heldout/world-heldout-000000.tar";
   } else {
     cfg = config::load_file<train::TrainConfig>(a.config);
     if (!a.run_dir.empty()) cfg.run_dir = a.run_dir;
   }
-  if (!a.tokenizer.empty()) cfg.tokenizer = a.tokenizer;
+  if (!a.tokenizer.empty()) {
+    cfg.tokenizer = a.tokenizer;
+    if (pre) pre->tokenizer = a.tokenizer;
+  }
   if (a.steps >= 0) {
     cfg.steps = a.steps;
     if (cfg.lr.kind == "cosine") cfg.lr.total_steps = std::max(cfg.lr.total_steps, cfg.steps);
@@ -96,7 +114,6 @@ void run_tune(const TuneArgs& a) {
     dist = train::Dist::create(env, dev, std::chrono::seconds(cfg.dist_timeout_s));
     dist->barrier();  // rank 0 has rendered the world
   }
-  train::Trainer trainer(cfg, dist);
   const bool evaluate = !a.no_eval && env.rank == 0 && !heldout.empty();
   std::vector<train::TrainSample> samples;
   infer::ImageGenOptions gen;
@@ -107,23 +124,40 @@ void run_tune(const TuneArgs& a) {
   gen.seed = 1234;
   nlohmann::ordered_json summary;
   eval::ProxyEvalResult start;
+  int64_t start_step = 0;
   const auto& seg_source = cfg.data.sources.front();
-  if (evaluate) {
+  // The start measurement: the model the whole run starts from (stage 1's fresh weights for the recipe).
+  auto measure_start = [&](train::Trainer& t) {
+    if (!evaluate) return;
     train::SourceConfig src = seg_source;
     src.shards = {heldout};
-    samples = eval::load_proxy_samples(src, cfg.data.sizes,
-                                       std::make_shared<const text::Tokenizer>(trainer.tokenizer()), a.eval_samples,
-                                       cfg.data_seed);
-    start = eval::evaluate_proxy(trainer.model(), trainer.autoencoder(), trainer.tokenizer(), samples,
-                                 src.task.task, gen);
-    log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}, input sensitivity {:.4f}) over {} "
-              "samples, {:.1f} s",
-              trainer.step(), src.task.task, start.score, start.mean_iou, start.input_sensitivity, samples.size(),
-              start.seconds);
-    summary["start"] = {{"step", trainer.step()}, {"iou", start.mean_iou}, {"score", start.score},
-                        {"precision", start.precision}, {"recall", start.recall},
-                        {"input_sensitivity", start.input_sensitivity}};
+    samples = eval::load_proxy_samples(src, cfg.data.sizes, std::make_shared<const text::Tokenizer>(t.tokenizer()),
+                                       a.eval_samples, cfg.data_seed);
+    start = eval::evaluate_proxy(t.model(), t.autoencoder(), t.tokenizer(), samples, src.task.task, gen);
+    start_step = t.step();
+    log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}, foreground IoU {:.4f}, input "
+              "sensitivity {:.4f}) over {} samples, {:.1f} s",
+              t.step(), src.task.task, start.score, start.mean_iou, start.foreground_iou, start.input_sensitivity,
+              samples.size(), start.seconds);
+    summary["start"] = scores(start, t.step());
+  };
+  if (pre) {
+    {
+      train::Trainer stage1(*pre, dist);
+      log::info("tune: stage 1 ({} proxy task, {} steps) in {}", pre->data.sources.front().task.task, pre->steps,
+                pre->run_dir);
+      measure_start(stage1);
+      stage1.run();
+      if (env.rank == 0) write_curves(pre->run_dir, stage1.history());
+    }
+    if (dist) dist->barrier();  // stage 1's checkpoint is published
+    const auto latest = io::latest_checkpoint(pre->run_dir + "/checkpoints");
+    SGT_CHECK(latest.has_value(), "tune", "stage 1 wrote no checkpoint in {}/checkpoints", pre->run_dir);
+    cfg.init_from = latest->file("model.safetensors");
+    log::info("tune: stage 2 ({} proxy task, {} steps) from {}", seg_source.task.task, cfg.steps, cfg.init_from);
   }
+  train::Trainer trainer(cfg, dist);
+  if (!pre) measure_start(trainer);
   trainer.run();
   if (env.rank == 0) write_curves(cfg.run_dir, trainer.history());
   if (evaluate) {
@@ -132,25 +166,23 @@ void run_tune(const TuneArgs& a) {
     auto ema = trainer.ema_model();
     auto end_ema = eval::evaluate_proxy(ema, trainer.autoencoder(), trainer.tokenizer(), samples,
                                         seg_source.task.task, gen);
-    summary["end"] = {{"step", trainer.step()}, {"iou", end.mean_iou}, {"score", end.score},
-                      {"precision", end.precision}, {"recall", end.recall},
-                      {"input_sensitivity", end.input_sensitivity}};
-    summary["end_ema"] = {{"step", trainer.step()}, {"iou", end_ema.mean_iou}, {"score", end_ema.score},
-                          {"input_sensitivity", end_ema.input_sensitivity}};
+    summary["end"] = scores(end, trainer.step());
+    summary["end_ema"] = scores(end_ema, trainer.step());
+    if (pre) summary["stage1"] = {{"task", pre->data.sources.front().task.task}, {"steps", pre->steps},
+                                  {"run_dir", pre->run_dir}};
     summary["per_sample_iou_start"] = start.per_sample;
     summary["per_sample_iou_end"] = end.per_sample;
     summary["eval"] = config::to_json(gen);
     summary["bad_samples"] = trainer.bad_sample_summary();
+    const std::string start_label = pre ? "start" : "step " + std::to_string(start_step);
     const auto grid = eval::proxy_grid(samples, {start.generated, end.generated, end_ema.generated},
-                                       {"input", "step " + std::to_string(summary["start"]["step"].get<int64_t>()),
-                                        "step " + std::to_string(trainer.step()), "EMA", "target"});
+                                       {"input", start_label, "step " + std::to_string(trainer.step()), "EMA", "target"});
     data::write_png(cfg.run_dir + "/heldout_grid.png", grid);
     io::atomic_write_text(cfg.run_dir + "/summary.json", summary.dump(2) + "\n");
-    std::printf("tune: held-out matched-instance IoU %.4f at step %lld -> %.4f at step %lld (EMA %.4f); input "
-                "sensitivity %.4f -> %.4f; %s\n",
-                start.mean_iou, static_cast<long long>(summary["start"]["step"].get<int64_t>()), end.mean_iou,
-                static_cast<long long>(trainer.step()), end_ema.mean_iou, start.input_sensitivity,
-                end.input_sensitivity, cfg.run_dir.c_str());
+    std::printf("tune: held-out matched-instance IoU %.4f at the start -> %.4f at the end (EMA %.4f); foreground IoU "
+                "%.4f -> %.4f; input sensitivity %.4f -> %.4f; %s\n",
+                start.mean_iou, end.mean_iou, end_ema.mean_iou, start.foreground_iou, end.foreground_iou,
+                start.input_sensitivity, end.input_sensitivity, cfg.run_dir.c_str());
   } else if (env.rank == 0) {
     std::printf("tune: %lld steps done; %s\n", static_cast<long long>(trainer.step()), cfg.run_dir.c_str());
   }
@@ -163,7 +195,9 @@ void register_tune(CLI::App& app) {
   auto* cmd = app.add_subcommand("tune", "SGT tuning (no arguments: tiny BAGEL on the built-in synthetic world)");
   cmd->add_option("--config", a->config, "TrainConfig JSON (default: the built-in world recipe)");
   cmd->add_option("--run-dir", a->run_dir, "run folder (default: runs/tune or the config's run_dir)");
-  cmd->add_option("--steps", a->steps, "optimizer steps (overrides the config)");
+  cmd->add_option("--steps", a->steps, "optimizer steps (overrides the config; the recipe: stage 2)");
+  cmd->add_option("--pretrain-steps", a->pretrain_steps,
+                  "the recipe's stage 1 (reconstruction) steps (default 400; 0: none, segmentation from fresh weights)");
   cmd->add_option("--tokenizer", a->tokenizer, "Qwen2 tokenizer.json (default: $SGT_TOKENIZER or shared fixtures)");
   cmd->add_option("--heldout", a->heldout,
                   "held-out shard(s) of the first (proxy) source, measured before and after (default: the recipe's)");

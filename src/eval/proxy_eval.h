@@ -20,6 +20,9 @@ namespace sgt::eval {
 struct ProxyEvalResult {
   std::string task;
   double mean_iou = 0, precision = 0, recall = 0;  // segment: SegMatchResult averaged over samples
+  // segment: IoU of "some object here" (pred max channel > background_max) with the GT's non-black pixels, averaged
+  // over samples; insensitive to the colours, so it shows localisation before the maps are clean.
+  double foreground_iou = 0;
   double score = 0;                                // the task's headline number (IoU / edge F1 / depth delta1)
   // Does the generation read its input at all? Mean |pixel change| / 255 when sample i's input image is replaced by
   // sample i+1's (same instruction, same noise): 0 = the output ignores the input (with >= 2 samples).

@@ -30,18 +30,20 @@ std::string tune_model_json() {
 )";
 }
 
-TrainConfig world_tune_config(const std::string& run_dir, const std::string& world_dir,
-                              const std::string& model_config) {
+namespace {
+
+TrainConfig world_common(const std::string& run_dir, const std::string& world_dir, const std::string& model_config,
+                         const std::string& proxy_task) {
   TrainConfig c;
   c.model_config = model_config;
   c.run_dir = run_dir;
   const std::string train_shards = world_dir + "/train/world-train-{000000..000003}.tar";
   SourceConfig seg;
-  seg.name = "segment";
+  seg.name = proxy_task;
   seg.kind = "proxy";
   seg.shards = {train_shards};
   seg.weight = 3;
-  seg.task.task = "segment";
+  seg.task.task = proxy_task;
   SourceConfig vqa;
   vqa.name = "vqa";
   vqa.kind = "vqa";
@@ -60,17 +62,20 @@ TrainConfig world_tune_config(const std::string& run_dir, const std::string& wor
   c.data.packing.max_num_tokens = 1280;
   c.data.packing.max_num_tokens_per_sample = 1024;
   c.data.packing.prefer_buffer_before = 1024;
-  c.data.packing.text_cond_dropout_prob = 0.1;
-  c.data.packing.vit_cond_dropout_prob = 0.3;
-  c.data.packing.vae_cond_dropout_prob = 0.3;
+  // No condition dropout: the held-out measurement samples without CFG, and every dropped ViT image is a sample
+  // that cannot teach the model to read its input (docs/training.md, runs Y1 / S2).
+  c.data.packing.text_cond_dropout_prob = 0.0;
+  c.data.packing.vit_cond_dropout_prob = 0.0;
+  c.data.packing.vae_cond_dropout_prob = 0.0;
   c.data.packing.vae_max_latent_side = 32;  // tiny config: max_latent_size 32
   c.data.decode_threads = 1;
-  c.steps = 1200;
+  // Most training at high noise, where x_t says nothing about the target and only the ViT tokens can: with the
+  // default shift 1 the tiny model never learnt to read the input's layout (docs/training.md).
+  c.timestep_shift = 8.0;
   c.lr.kind = "cosine";
-  c.lr.lr = 5e-3;
+  c.lr.lr = 2e-3;
   c.lr.min_lr = 2e-4;
   c.lr.warmup_steps = 50;
-  c.lr.total_steps = 1200;
   c.ema_decay = 0.99;  // a short run: the average must move within a few hundred steps
   c.save_every = 400;
   c.log_every = 10;
@@ -79,6 +84,26 @@ TrainConfig world_tune_config(const std::string& run_dir, const std::string& wor
   c.freeze_params = {"language_model.model.embed_tokens.", "language_model.lm_head."};
   c.seed = 4396;
   c.data_seed = 42;
+  return c;
+}
+
+}  // namespace
+
+TrainConfig world_pretrain_config(const std::string& run_dir, const std::string& world_dir,
+                                  const std::string& model_config) {
+  TrainConfig c = world_common(run_dir, world_dir, model_config, "recon");
+  c.steps = 400;
+  c.lr.total_steps = 1200;  // the first third of a 1200-step cosine, as in the measured run (Y1)
+  c.init_scheme = "siglip+mimetic+cross+centred";
+  c.copy_init_moe = true;
+  return c;
+}
+
+TrainConfig world_tune_config(const std::string& run_dir, const std::string& world_dir,
+                              const std::string& model_config) {
+  TrainConfig c = world_common(run_dir, world_dir, model_config, "segment");
+  c.steps = 800;
+  c.lr.total_steps = 800;
   return c;
 }
 

@@ -2,7 +2,9 @@
 // The built-in recipe of `sgt tune` with no arguments: SGT tuning of the tiny BAGEL config on the synthetic world,
 // sized to finish on 2 CPU cores in a few minutes (torch-free).
 //   world     1024 train + 32 held-out scenes, 96 x 96, 1-4 shapes
-//   sources   segment (the proxy task, weight 3) + vqa (world CV-Bench questions, weight 1, in every micro-batch)
+//   stage 1   recon (weight 3) + vqa, 400 steps, fresh weights (init schemes of model/init.h)
+//   stage 2   segment (the proxy task, weight 3) + vqa (world CV-Bench questions, weight 1, in every micro-batch),
+//             800 steps from stage 1's weights; both stages at timestep shift 8
 //   images    ViT 84 x 84 (6 x 6 patches of 14), VAE 48 x 48 (pixel AE patch 4, latent patch 1: 12 x 12 tokens of
 //             48 values; the token must be narrower than the hidden size so that the model can carry x_t through)
 #include <string>
@@ -17,6 +19,12 @@ data::WorldConfig tune_world_config();
 // real Qwen vocabulary, SigLIP 2 x 64, the pixel autoencoder (patch 4).
 std::string tune_model_json();
 // world_dir holds train/ and heldout/ shards (data::write_world); model_config the tiny BagelConfig JSON.
+// Stage 2, the SGT tuning itself: segment + VQA, starting from stage 1's weights (set init_from).
 TrainConfig world_tune_config(const std::string& run_dir, const std::string& world_dir, const std::string& model_config);
+// Stage 1, standing in for BAGEL's pre-training: reconstruction + VQA from fresh weights, trained at high noise
+// (timestep shift 8), which teaches the tiny model to read the ViT tokens by position (docs/training.md: a random
+// model trained on segmentation alone learns to ignore its input image).
+TrainConfig world_pretrain_config(const std::string& run_dir, const std::string& world_dir,
+                                  const std::string& model_config);
 
 }  // namespace sgt::train

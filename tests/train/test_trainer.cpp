@@ -367,8 +367,9 @@ TEST_F(Trainer, FlowMatchingBatchFollowsTheFormulas) {
 // The main job in miniature: world, tuning, held-out measurement, grid, curves, summary.
 TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   const std::string run = dir_->file("tune_cli");
-  auto res = sgt::testing::run_command(fmt::format("{} tune --run-dir {} --steps 2 --eval-samples 2 --eval-steps 3 2>&1",
-                                                   shell_quote(sgt_bin()), shell_quote(run)));
+  auto res = sgt::testing::run_command(
+      fmt::format("{} tune --run-dir {} --pretrain-steps 2 --steps 2 --eval-samples 2 --eval-steps 3 2>&1",
+                  shell_quote(sgt_bin()), shell_quote(run)));
   ASSERT_EQ(res.exit_code, 0) << res.output;
   EXPECT_NE(res.output.find("held-out matched-instance IoU"), std::string::npos) << res.output;
   for (const char* f : {"summary.json", "heldout_grid.png", "loss_curves.png", "metrics.jsonl", "model.json",
@@ -376,6 +377,16 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
     EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
   const auto summary = config::load_json_file(run + "/summary.json");
   EXPECT_EQ(summary["end"]["step"].get<int64_t>(), 2);
+  // Two stages: reconstruction in stage1/ (its checkpoint is stage 2's init_from), then segmentation.
+  EXPECT_EQ(summary["stage1"]["task"].get<std::string>(), "recon");
+  EXPECT_EQ(summary["stage1"]["steps"].get<int64_t>(), 2);
+  EXPECT_TRUE(fs::exists(run + "/stage1/checkpoints/LATEST"));
+  EXPECT_EQ(config::load_json_file(run + "/config.json")["init_from"].get<std::string>(),
+            run + "/stage1/checkpoints/step_00000002/model.safetensors");
+  for (const char* k : {"start", "end"}) {
+    EXPECT_GE(summary[k]["foreground_iou"].get<double>(), 0.0) << k;
+    EXPECT_LE(summary[k]["foreground_iou"].get<double>(), 1.0) << k;
+  }
   EXPECT_GE(summary["start"]["iou"].get<double>(), 0.0);
   EXPECT_LE(summary["end"]["iou"].get<double>(), 1.0);
   // At step 0 llm2vae is zero (BAGEL's init): the velocity is 0, the output is the decoded noise, identical for any
