@@ -30,7 +30,7 @@ namespace sgt::cli {
 namespace {
 
 struct TuneArgs {
-  std::string config, run_dir, tokenizer, heldout;
+  std::string config, run_dir, tokenizer, heldout, device, precision, attention;
   int64_t steps = -1, pretrain_steps = -1;
   int64_t eval_samples = 16;
   int64_t eval_steps = 25;
@@ -80,16 +80,10 @@ void run_tune(const TuneArgs& a) {
   train::TrainConfig cfg;
   std::optional<train::TrainConfig> pre;  // the recipe's stage 1 (world_recipe.h)
   std::string heldout = a.heldout;
+  std::string world;  // the recipe's synthetic world, rendered once the options are checked
   if (recipe) {
     const std::string run = a.run_dir.empty() ? "runs/tune" : a.run_dir;
-    const std::string world = run + "/world";
-    if (env.rank == 0 && !fs::exists(world + "/world.json")) {
-      log::info("tune: rendering the synthetic world into {}", world);
-      const auto sum = data::write_world(world, train::tune_world_config(), 2);
-      log::info("tune: {} scenes, {} objects in {:.1f} s", sum.scenes, sum.objects, sum.seconds);
-    }
-    fs::create_directories(run);
-    if (env.rank == 0) io::atomic_write_text(run + "/model.json", train::tune_model_json());
+    world = run + "/world";
     pre = train::world_pretrain_config(run + "/stage1", world, run + "/model.json");
     if (a.pretrain_steps >= 0) pre->steps = a.pretrain_steps;
     pre->save_every = pre->steps;  // one checkpoint: stage 2 starts from it
@@ -103,6 +97,24 @@ void run_tune(const TuneArgs& a) {
   if (!a.tokenizer.empty()) {
     cfg.tokenizer = a.tokenizer;
     if (pre) pre->tokenizer = a.tokenizer;
+  }
+  // --device / --precision / --attention apply to both stages (rank r of a multi-GPU launch uses cuda:LOCAL_RANK).
+  for (train::TrainConfig* c : {&cfg, pre ? &*pre : nullptr}) {
+    if (!c) continue;
+    if (!a.device.empty()) c->device = a.device;
+    if (!a.precision.empty()) c->precision = a.precision;
+    if (!a.attention.empty()) c->attention = a.attention;
+  }
+  cfg.validate();  // before any work: a bad combination (bf16 on the CPU, ...) is one line
+  if (pre) pre->validate();
+  if (recipe) {
+    if (env.rank == 0 && !fs::exists(world + "/world.json")) {
+      log::info("tune: rendering the synthetic world into {}", world);
+      const auto sum = data::write_world(world, train::tune_world_config(), 2);
+      log::info("tune: {} scenes, {} objects in {:.1f} s", sum.scenes, sum.objects, sum.seconds);
+    }
+    fs::create_directories(cfg.run_dir);
+    if (env.rank == 0) io::atomic_write_text(cfg.run_dir + "/model.json", train::tune_model_json());
   }
   if (a.steps >= 0) {
     cfg.steps = a.steps;
@@ -195,9 +207,17 @@ void register_tune(CLI::App& app) {
   auto* cmd = app.add_subcommand("tune", "SGT tuning (no arguments: tiny BAGEL on the built-in synthetic world)");
   cmd->add_option("--config", a->config, "TrainConfig JSON (default: the built-in world recipe)");
   cmd->add_option("--run-dir", a->run_dir, "run folder (default: runs/tune or the config's run_dir)");
-  cmd->add_option("--steps", a->steps, "optimizer steps (overrides the config; the recipe: stage 2)");
+  cmd->add_option("--steps", a->steps, "optimizer steps (overrides the config; the recipe: stage 2)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--pretrain-steps", a->pretrain_steps,
-                  "the recipe's stage 1 (reconstruction) steps (default 400; 0: none, segmentation from fresh weights)");
+                  "the recipe's stage 1 (reconstruction) steps (default 400; 0: none, segmentation from fresh weights)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", a->device, "cpu | cuda (overrides the config; default cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--precision", a->precision, "fp32 | bf16 (bf16: autocast on CUDA, fp32 master weights)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--attention", a->attention, "auto | splitwise | dense | packed (the decoder's attention kernels)")
+      ->check(CLI::IsMember({"auto", "splitwise", "dense", "packed"}));
   cmd->add_option("--tokenizer", a->tokenizer, "Qwen2 tokenizer.json (default: $SGT_TOKENIZER or shared fixtures)");
   cmd->add_option("--heldout", a->heldout,
                   "held-out shard(s) of the first (proxy) source, measured before and after (default: the recipe's)");

@@ -110,22 +110,34 @@ torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::
 
 }  // namespace
 
-torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               const PackLayout& layout, AttentionImpl impl) {
-  const int64_t L = layout.total_len();
-  SGT_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && q.size(0) == L && k.size(0) == L && v.size(0) == L,
-            "model.attention", "q {}, k {}, v {} must be [L={}, heads, dim]", sgt::shape_str(q.sizes().vec()),
-            sgt::shape_str(k.sizes().vec()), sgt::shape_str(v.sizes().vec()), L);
-  SGT_CHECK(q.size(1) % k.size(1) == 0 && k.sizes() == v.sizes(), "model.attention",
-            "GQA needs q heads {} a multiple of kv heads {}", q.size(1), k.size(1));
-  std::vector<torch::Tensor> outs;
+AttentionImpl attention_impl_from_string(const std::string& s) {
+  if (s == "dense") return AttentionImpl::kDense;
+  if (s == "splitwise") return AttentionImpl::kSplitwise;
+  if (s == "packed") return AttentionImpl::kPacked;
+  SGT_FAIL("model.attention", "unknown attention implementation '{}' (dense, splitwise or packed)", s);
+}
+
+const char* to_string(AttentionImpl i) {
+  switch (i) {
+    case AttentionImpl::kDense: return "dense";
+    case AttentionImpl::kSplitwise: return "splitwise";
+    case AttentionImpl::kPacked: return "packed";
+  }
+  return "?";
+}
+
+AttentionPlan AttentionPlan::make(const PackLayout& layout, AttentionImpl impl, torch::Device device) {
+  AttentionPlan plan;
+  plan.layout = layout;
+  plan.impl = impl;
+  if (impl == AttentionImpl::kPacked) {
+    plan.packed_mask = packed_attention_mask(layout).to(device);
+    return plan;
+  }
   if (impl == AttentionImpl::kDense) {
-    for (int64_t s = 0; s < layout.num_samples(); ++s) {
-      auto [b, e] = layout.sample_range(s);
-      auto mask = sample_attention_mask(layout, s).to(q.device());
-      outs.push_back(sdpa(q.slice(0, b, e), k.slice(0, b, e), v.slice(0, b, e), mask));
-    }
-    return torch::cat(outs, 0);
+    for (int64_t s = 0; s < layout.num_samples(); ++s)
+      plan.sample_masks.push_back(sample_attention_mask(layout, s).to(device));
+    return plan;
   }
   // Split-wise: visible keys of a split are the earlier non-noise splits of its sample, then itself.
   std::vector<int64_t> prefix;  // token indices of the visible earlier splits of the current sample
@@ -135,34 +147,71 @@ torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, c
       prefix.clear();
       cur_sample = sp.sample;
     }
+    SplitKeys sk;
     const int64_t p = static_cast<int64_t>(prefix.size());
+    sk.prefix_len = p;
+    if (p > 0) {
+      // A contiguous prefix (no noise split before) is a plain slice; otherwise an index tensor.
+      sk.prefix_begin = prefix.front();
+      if (prefix.back() - prefix.front() + 1 != p) sk.prefix_idx = torch::tensor(prefix, torch::kInt64).to(device);
+    }
+    if (sp.mode == AttnMode::kCausal && sp.len > 1) {
+      // bottom-right causal: row i sees keys [0, p + i]
+      auto rows = torch::arange(sp.len, torch::kInt64), cols = torch::arange(p + sp.len, torch::kInt64);
+      sk.causal_mask = cols.unsqueeze(0).le(rows.unsqueeze(1) + p).to(device);
+    }
+    plan.split_keys.push_back(std::move(sk));
+    if (sp.mode != AttnMode::kNoise)
+      for (int64_t i = 0; i < sp.len; ++i) prefix.push_back(sp.start + i);
+  }
+  return plan;
+}
+
+torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const PackLayout& layout, AttentionImpl impl) {
+  return packed_attention(q, k, v, AttentionPlan::make(layout, impl, q.device()));
+}
+
+torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const AttentionPlan& plan) {
+  const PackLayout& layout = plan.layout;
+  const int64_t L = layout.total_len();
+  SGT_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && q.size(0) == L && k.size(0) == L && v.size(0) == L,
+            "model.attention", "q {}, k {}, v {} must be [L={}, heads, dim]", sgt::shape_str(q.sizes().vec()),
+            sgt::shape_str(k.sizes().vec()), sgt::shape_str(v.sizes().vec()), L);
+  SGT_CHECK(q.size(1) % k.size(1) == 0 && k.sizes() == v.sizes(), "model.attention",
+            "GQA needs q heads {} a multiple of kv heads {}", q.size(1), k.size(1));
+  if (plan.impl == AttentionImpl::kPacked) return sdpa(q, k, v, plan.packed_mask);
+  std::vector<torch::Tensor> outs;
+  if (plan.impl == AttentionImpl::kDense) {
+    for (int64_t s = 0; s < layout.num_samples(); ++s) {
+      auto [b, e] = layout.sample_range(s);
+      outs.push_back(sdpa(q.slice(0, b, e), k.slice(0, b, e), v.slice(0, b, e), plan.sample_masks.at(s)));
+    }
+    return torch::cat(outs, 0);
+  }
+  SGT_CHECK(plan.split_keys.size() == layout.splits.size(), "model.attention",
+            "plan has {} split entries for {} splits", plan.split_keys.size(), layout.splits.size());
+  for (size_t i = 0; i < layout.splits.size(); ++i) {
+    const Split& sp = layout.splits[i];
+    const AttentionPlan::SplitKeys& sk = plan.split_keys[i];
     auto qs = q.slice(0, sp.start, sp.start + sp.len);
     torch::Tensor ks = k.slice(0, sp.start, sp.start + sp.len), vs = v.slice(0, sp.start, sp.start + sp.len);
-    if (p > 0) {
-      // A contiguous prefix (no noise split before) is a plain slice; otherwise gather.
-      const bool contiguous = prefix.back() - prefix.front() + 1 == p;
+    if (sk.prefix_len > 0) {
       torch::Tensor kp, vp;
-      if (contiguous) {
-        kp = k.slice(0, prefix.front(), prefix.back() + 1);
-        vp = v.slice(0, prefix.front(), prefix.back() + 1);
+      if (sk.prefix_idx.defined()) {
+        kp = k.index_select(0, sk.prefix_idx);
+        vp = v.index_select(0, sk.prefix_idx);
       } else {
-        auto idx = torch::tensor(prefix, torch::kInt64).to(q.device());
-        kp = k.index_select(0, idx);
-        vp = v.index_select(0, idx);
+        kp = k.slice(0, sk.prefix_begin, sk.prefix_begin + sk.prefix_len);
+        vp = v.slice(0, sk.prefix_begin, sk.prefix_begin + sk.prefix_len);
       }
       ks = torch::cat({kp, ks}, 0);
       vs = torch::cat({vp, vs}, 0);
     }
     std::optional<torch::Tensor> mask;
-    if (sp.mode == AttnMode::kCausal && sp.len > 1) {
-      // bottom-right causal: row i sees keys [0, p + i]
-      auto rows = torch::arange(sp.len, torch::TensorOptions().dtype(torch::kInt64).device(q.device()));
-      auto cols = torch::arange(p + sp.len, torch::TensorOptions().dtype(torch::kInt64).device(q.device()));
-      mask = cols.unsqueeze(0).le(rows.unsqueeze(1) + p);
-    }
+    if (sk.causal_mask.defined()) mask = sk.causal_mask;
     outs.push_back(sdpa(qs, ks, vs, mask));
-    if (sp.mode != AttnMode::kNoise)
-      for (int64_t i = 0; i < sp.len; ++i) prefix.push_back(sp.start + i);
   }
   return torch::cat(outs, 0);
 }

@@ -105,8 +105,8 @@ PackedAttentionMoTImpl::PackedAttentionMoTImpl(const LLMConfig& c)
 }
 
 torch::Tensor PackedAttentionMoTImpl::forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos,
-                                              const torch::Tensor& sin, const PackLayout& layout,
-                                              AttentionImpl impl, const ForwardHooks* hooks, int64_t layer) {
+                                              const torch::Tensor& sin, const AttentionPlan& plan,
+                                              const ForwardHooks* hooks, int64_t layer) {
   const int64_t L = x.size(0);
   SGT_CHECK(mot_ || r.all_und(), "model.qwen2", "{} gen tokens routed to a layer without *_moe_gen copies",
             r.gen_idx.numel());
@@ -131,7 +131,7 @@ torch::Tensor PackedAttentionMoTImpl::forward(const torch::Tensor& x, const Rout
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   if (hooks && hooks->on_attention) hooks->on_attention(layer, q, k);
-  auto a = packed_attention(q, k, v, layout, impl).reshape({L, q_out});
+  auto a = packed_attention(q, k, v, plan).reshape({L, q_out});
   return r.apply(a, [&](const torch::Tensor& t) { return o_proj(t); },
                  [&](const torch::Tensor& t) { return o_proj_moe_gen(t); });
 }
@@ -150,11 +150,11 @@ Qwen2MoTDecoderLayerImpl::Qwen2MoTDecoderLayerImpl(const LLMConfig& c) : mot_(c.
 }
 
 torch::Tensor Qwen2MoTDecoderLayerImpl::forward(const torch::Tensor& h, const Routing& r, const torch::Tensor& cos,
-                                                const torch::Tensor& sin, const PackLayout& layout,
-                                                AttentionImpl impl, const ForwardHooks* hooks, int64_t layer) {
+                                                const torch::Tensor& sin, const AttentionPlan& plan,
+                                                const ForwardHooks* hooks, int64_t layer) {
   auto n = r.apply(h, [&](const torch::Tensor& t) { return input_layernorm(t); },
                    [&](const torch::Tensor& t) { return input_layernorm_moe_gen(t); });
-  auto x = h + self_attn->forward(n, r, cos, sin, layout, impl, hooks, layer);
+  auto x = h + self_attn->forward(n, r, cos, sin, plan, hooks, layer);
   auto m = r.apply(x, [&](const torch::Tensor& t) { return mlp(post_attention_layernorm(t)); },
                    [&](const torch::Tensor& t) { return mlp_moe_gen(post_attention_layernorm_moe_gen(t)); });
   return x + m;
@@ -189,21 +189,22 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
   SGT_CHECK(in.hooks.empty() || !in.checkpoint_layers, "model.qwen2",
             "analysis hooks cannot be combined with checkpoint_layers (recomputation would call them twice)");
   const ForwardHooks* hooks = in.hooks.empty() ? nullptr : &in.hooks;
+  const auto plan = AttentionPlan::make(in.layout, in.impl, embeds.device());  // once, not per layer
   auto h = embeds;
   if (hooks && hooks->on_input) hooks->on_input(h);
   int64_t index = 0;
   for (const auto& layer : *layers) {
     auto* l = layer->as<Qwen2MoTDecoderLayer>();
     if (hooks) {
-      h = l->forward(h, r, cos, sin, in.layout, in.impl, hooks, index);
+      h = l->forward(h, r, cos, sin, plan, hooks, index);
       if (hooks->on_layer) hooks->on_layer(index, h);
     } else if (in.checkpoint_layers) {
       // Captured by value: the closure runs again during backward, after this function has returned.
-      h = recompute([l, r, cos = cos, sin = sin, layout = in.layout, impl = in.impl](const torch::Tensor& x) {
-        return l->forward(x, r, cos, sin, layout, impl);
+      h = recompute([l, r, cos = cos, sin = sin, plan](const torch::Tensor& x) {
+        return l->forward(x, r, cos, sin, plan);
       }, h);
     } else {
-      h = l->forward(h, r, cos, sin, in.layout, in.impl);
+      h = l->forward(h, r, cos, sin, plan);
     }
     ++index;
   }

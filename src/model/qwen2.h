@@ -71,7 +71,7 @@ class PackedAttentionMoTImpl : public torch::nn::Module {
   // x [L, hidden] (already normed per expert), cos/sin [L, head_dim] -> [L, hidden] (after o_proj).
   // hooks (optional): on_attention(layer, q, k) is called once with the post-RoPE q / k.
   torch::Tensor forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const PackLayout& layout, AttentionImpl impl, const ForwardHooks* hooks = nullptr,
+                        const AttentionPlan& plan, const ForwardHooks* hooks = nullptr,
                         int64_t layer = 0);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear q_proj_moe_gen{nullptr}, k_proj_moe_gen{nullptr}, v_proj_moe_gen{nullptr},
@@ -89,7 +89,7 @@ class Qwen2MoTDecoderLayerImpl : public torch::nn::Module {
   explicit Qwen2MoTDecoderLayerImpl(const LLMConfig& c);
   // h [L, hidden] -> [L, hidden]; hooks / layer are handed to the attention (on_attention).
   torch::Tensor forward(const torch::Tensor& h, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const PackLayout& layout, AttentionImpl impl, const ForwardHooks* hooks = nullptr,
+                        const AttentionPlan& plan, const ForwardHooks* hooks = nullptr,
                         int64_t layer = 0);
   RMSNorm input_layernorm{nullptr}, input_layernorm_moe_gen{nullptr};
   RMSNorm post_attention_layernorm{nullptr}, post_attention_layernorm_moe_gen{nullptr};

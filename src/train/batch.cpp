@@ -26,6 +26,15 @@ const data::Image& image_of(const std::vector<const TrainSample*>& samples, cons
 
 }  // namespace
 
+model::AttentionImpl pick_attention(const std::string& attention, int64_t length, int64_t heads,
+                                    torch::Device device) {
+  if (attention == "auto")
+    return device.is_cuda() && length * length * heads <= BatchOptions::kAutoPackedMaxScores
+               ? model::AttentionImpl::kPacked
+               : model::AttentionImpl::kSplitwise;
+  return model::attention_impl_from_string(attention);
+}
+
 double shift_timestep(double t, double shift) { return shift * t / (1.0 + (shift - 1.0) * t); }
 
 TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSample*>& samples,
@@ -43,6 +52,7 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
   in.packed_position_ids = i64(pack.position_ids, dev);
   in.layout = model::layout_from_pack(pack);
   in.checkpoint = opt.checkpoint;
+  in.impl = pick_attention(opt.attention, pack.length(), cfg.llm.num_attention_heads, dev);
   b.num_tokens = pack.length();
   b.num_samples = static_cast<int64_t>(samples.size());
 

@@ -5,6 +5,7 @@
 //   x_t = (1 - t')*x0 + t'*eps,  target velocity = eps - x0,     eps ~ N(0, I) from the batch generator
 // Clean (condition) images get t = 0 and x_t = x0. ViT images become (py, px, c) patches in [-1, 1].
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -30,7 +31,19 @@ struct BatchOptions {
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat32;  // dtype of the float inputs (params' dtype)
   bool checkpoint = false;                     // activation checkpointing in the forward
+  // The decoder's attention implementation (model/attention.h): "splitwise", "dense", "packed", or "auto" =
+  // packed on CUDA when the pack's attention scores (L^2 x heads) stay under kAutoPackedMaxScores, otherwise
+  // splitwise. On a GPU the per-split loop is launch-bound (tiny world on an H100: 72.8 ms per step packed vs 210.9
+  // split-wise) while a masked attention call may fall back to the math kernel that keeps all L^2 x heads scores
+  // for backward (BAGEL-7B, 28 heads, at 4 K tokens: 1.9 GB per layer); on the CPU the loop costs little and the
+  // O(L^2) scores cost more (0.32 vs 0.23 s per step of the tiny world, docs/benchmarks.md).
+  std::string attention = "auto";
+  static constexpr int64_t kAutoPackedMaxScores = int64_t{1} << 26;  // 64 M scores: 256 MB in fp32 per layer
 };
+// The implementation BatchOptions::attention picks for a pack of `length` tokens and a decoder of `heads` query
+// heads on `device`.
+model::AttentionImpl pick_attention(const std::string& attention, int64_t length, int64_t heads,
+                                    torch::Device device);
 
 // samples[i] is the decoded sample of pack.sample_keys[i]. gen draws eps (seeded per micro-batch by the trainer).
 TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSample*>& samples,

@@ -7,6 +7,9 @@
 #include <fstream>
 
 #include <ATen/autocast_mode.h>
+#ifdef SGT_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
@@ -57,8 +60,11 @@ void TrainConfig::validate() const {
   SGT_CHECK(ema_decay >= 0 && ema_decay < 1, kC, "ema_decay {} must be in [0, 1)", ema_decay);
   SGT_CHECK(timestep_shift > 0, kC, "timestep_shift {} must be > 0", timestep_shift);
   model::split_scheme(init_scheme);  // throws on an unknown part
+  if (attention != "auto") model::attention_impl_from_string(attention);  // throws on an unknown name
   SGT_CHECK(device == "cpu" || device == "cuda", kC, "device '{}' must be cpu or cuda", device);
   SGT_CHECK(precision == "fp32" || precision == "bf16", kC, "precision '{}' must be fp32 or bf16", precision);
+  // bf16 is CUDA autocast; on the CPU it would silently train in fp32.
+  SGT_CHECK(precision == "fp32" || device == "cuda", kC, "precision bf16 needs device cuda (device is '{}')", device);
   SGT_CHECK(save_every >= 0 && log_every >= 1 && max_nonfinite_in_row >= 1, kC,
             "save_every {}, log_every {}, max_nonfinite_in_row {}", save_every, log_every, max_nonfinite_in_row);
   data.validate();
@@ -243,6 +249,9 @@ void Trainer::build_model() {
 StepMetrics Trainer::train_step() {
   const auto t0 = std::chrono::steady_clock::now();
   model_->train();
+#ifdef SGT_WITH_CUDA
+  if (device_.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_.index());
+#endif
   // Build every micro-batch first: the loss normalisers are global token counts.
   std::vector<MicroBatch> mbs;
   std::vector<TrainBatch> batches;
@@ -250,6 +259,7 @@ StepMetrics Trainer::train_step() {
   bo.timestep_shift = cfg_.timestep_shift;
   bo.device = device_;
   bo.checkpoint = cfg_.checkpoint_activations;
+  bo.attention = cfg_.attention;
   const int64_t G = world_ * cfg_.grad_accum;
   double local_ce = 0, local_mse = 0, local_tokens = 0, local_samples = 0;
   for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
@@ -325,7 +335,14 @@ StepMetrics Trainer::train_step() {
   m.tokens_per_s = m.seconds > 0 ? m.tokens / m.seconds : 0;
   m.rss_mb = rss_mb();
 #ifdef SGT_WITH_CUDA
-  if (device_.is_cuda()) m.device_mb = 0;  // filled by the CUDA allocator stats when built with CUDA (docs/gpu.md)
+  // The step's peak of memory held by live tensors on this rank's GPU (the caching allocator's statistic, which
+  // torch.cuda.max_memory_allocated reads); the peak is reset at the start of every step.
+  if (device_.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index());
+    m.device_mb = static_cast<double>(
+                      stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak) /
+                  1e6;
+  }
 #endif
   history_.push_back(m);
   write_metrics(m);

@@ -61,6 +61,7 @@ struct TrainConfig {
   // Parameter-name prefixes to freeze as well (e.g. "language_model.model.embed_tokens."); each must match.
   std::vector<std::string> freeze_params;
   bool checkpoint_activations = false;
+  std::string attention = "auto";  // auto | splitwise | dense | packed (train/batch.h: BatchOptions::attention)
   std::string device = "cpu";     // cpu | cuda (rank r uses cuda:LOCAL_RANK)
   std::string precision = "fp32"; // fp32 | bf16 (autocast on CUDA; fp32 master weights)
   int64_t save_every = 100;
@@ -82,7 +83,7 @@ struct TrainConfig {
     v("ema_decay", ema_decay); v("ce_weight", ce_weight); v("mse_weight", mse_weight);
     v("timestep_shift", timestep_shift); v("freeze_llm", freeze_llm); v("freeze_vit", freeze_vit);
     v("freeze_und", freeze_und); v("freeze_params", freeze_params);
-    v("checkpoint_activations", checkpoint_activations); v("device", device);
+    v("checkpoint_activations", checkpoint_activations); v("attention", attention); v("device", device);
     v("precision", precision); v("save_every", save_every); v("keep_last", keep_last); v("log_every", log_every);
     v("max_nonfinite_in_row", max_nonfinite_in_row); v("debug_nan_steps", debug_nan_steps); v("resume", resume);
     v("dist_timeout_s", dist_timeout_s);

@@ -80,6 +80,10 @@ TEST(ModelAttention, BadLayoutIsAnError) {
   auto layout = PackLayout::from_samples({{{3, C}}});
   auto q = torch::randn({4, 2, 8});
   EXPECT_THROW(packed_attention(q, q, q, layout, AttentionImpl::kDense), sgt::Error);
+  EXPECT_THROW(packed_attention(q, q, q, layout, AttentionImpl::kPacked), sgt::Error);
+  EXPECT_THROW(attention_impl_from_string("flash"), sgt::Error);
+  for (auto i : {AttentionImpl::kDense, AttentionImpl::kSplitwise, AttentionImpl::kPacked})
+    EXPECT_EQ(attention_impl_from_string(to_string(i)), i);
 }
 
 // Dense reference written directly from the mask (softmax over allowed keys), independent of SDPA.
@@ -101,12 +105,18 @@ TEST(ModelAttention, SplitwiseEqualsDenseEqualsNaive) {
   auto q = torch::randn({L, 4, 8}), k = torch::randn({L, 2, 8}), v = torch::randn({L, 2, 8});
   auto dense = packed_attention(q, k, v, layout, AttentionImpl::kDense);
   auto split = packed_attention(q, k, v, layout, AttentionImpl::kSplitwise);
+  auto packed = packed_attention(q, k, v, layout, AttentionImpl::kPacked);
   auto naive = naive_attention(q, k, v, packed_attention_mask(layout)).to(torch::kFloat32);
   // fp32, differently ordered reductions: 1e-5 relative to the output scale
   const double scale = naive.abs().max().item<double>();
   EXPECT_LE((dense - naive).abs().max().item<double>(), 1e-5 * scale);
   EXPECT_LE((split - naive).abs().max().item<double>(), 1e-5 * scale);
   EXPECT_LE((split - dense).abs().max().item<double>(), 1e-5 * scale);
+  EXPECT_LE((packed - naive).abs().max().item<double>(), 1e-5 * scale);
+  // One plan serves every layer: applied twice it gives the same result as a fresh one.
+  const auto plan = AttentionPlan::make(layout, AttentionImpl::kSplitwise, q.device());
+  EXPECT_TRUE(torch::equal(packed_attention(q, k, v, plan), split));
+  EXPECT_TRUE(torch::equal(packed_attention(q, k, v, plan), split));
 }
 
 TEST(ModelAttention, SplitwiseGradientsEqualDense) {
@@ -115,14 +125,16 @@ TEST(ModelAttention, SplitwiseGradientsEqualDense) {
   const int64_t L = layout.total_len();
   auto q0 = torch::randn({L, 2, 4}), k0 = torch::randn({L, 1, 4}), v0 = torch::randn({L, 1, 4});
   auto w = torch::randn({L, 2, 4});
-  std::vector<torch::Tensor> grads[2];
-  for (int i = 0; i < 2; ++i) {
+  const AttentionImpl impls[3] = {AttentionImpl::kDense, AttentionImpl::kSplitwise, AttentionImpl::kPacked};
+  std::vector<torch::Tensor> grads[3];
+  for (int i = 0; i < 3; ++i) {
     auto q = q0.clone().requires_grad_(), k = k0.clone().requires_grad_(), v = v0.clone().requires_grad_();
-    auto o = packed_attention(q, k, v, layout, i == 0 ? AttentionImpl::kDense : AttentionImpl::kSplitwise);
+    auto o = packed_attention(q, k, v, layout, impls[i]);
     (o * w).sum().backward();
     grads[i] = {q.grad(), k.grad(), v.grad()};
   }
-  for (int j = 0; j < 3; ++j) EXPECT_TRUE(torch::allclose(grads[0][j], grads[1][j], 1e-5, 1e-6)) << j;
+  for (int i = 1; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) EXPECT_TRUE(torch::allclose(grads[0][j], grads[i][j], 1e-5, 1e-6)) << i << " " << j;
 }
 
 // The data layer implements the same rule independently (data::Pack::allowed); the two must agree on a pack.

@@ -319,6 +319,15 @@ TEST_F(Trainer, MixerKeepsMandatoryGroupsInterleaveAndResume) {
 
 // x_t = (1 - t') x0 + t' eps and target eps - x0 with t' the shifted sigmoid of the pack's draw; clean images t = 0.
 TEST_F(Trainer, FlowMatchingBatchFollowsTheFormulas) {
+  // "auto" attention: packed only on CUDA and while L^2 x heads scores stay under 64 M; a named one is taken as is.
+  using AI = model::AttentionImpl;
+  const torch::Device gpu(torch::kCUDA, 0);
+  EXPECT_EQ(train::pick_attention("auto", 1100, 4, torch::kCPU), AI::kSplitwise);
+  EXPECT_EQ(train::pick_attention("auto", 1100, 4, gpu), AI::kPacked);          // the tiny world: 4.8 M scores
+  EXPECT_EQ(train::pick_attention("auto", 4096, 28, gpu), AI::kSplitwise);      // BAGEL-7B at 4 K: 470 M
+  EXPECT_EQ(train::pick_attention("auto", 1024, 28, gpu), AI::kPacked);         // 29 M
+  EXPECT_EQ(train::pick_attention("packed", 100000, 28, torch::kCPU), AI::kPacked);
+  EXPECT_THROW(train::pick_attention("flash", 10, 4, torch::kCPU), sgt::Error);
   EXPECT_DOUBLE_EQ(train::shift_timestep(0.5, 1.0), 0.5);
   EXPECT_DOUBLE_EQ(train::shift_timestep(0.5, 3.0), 1.5 / 2.0);
   auto cfg = tiny("batch").data;
@@ -396,6 +405,16 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   auto bad = sgt::testing::run_command(fmt::format("{} tune --config /nonexistent.json 2>&1", shell_quote(sgt_bin())));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("nonexistent.json"), std::string::npos) << bad.output;
+  // --device / --precision reach both stages' configs and are checked before any work.
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--precision bf16", "precision bf16 needs device cuda"},
+           {"--device tpu", "--device"},
+           {"--pretrain-steps -3", "--pretrain-steps"}}) {
+    auto r = sgt::testing::run_command(fmt::format("{} tune --run-dir {} --steps 1 --no-eval {} 2>&1",
+                                                   shell_quote(sgt_bin()), shell_quote(run + "-bad"), args));
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.output.find(says), std::string::npos) << args << ": " << r.output;
+  }
 }
 
 // freeze_params keeps the named tensors fixed while the rest learns; a prefix that matches nothing, malformed
