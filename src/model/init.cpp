@@ -1,5 +1,6 @@
 #include "model/init.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -176,6 +177,23 @@ void apply_init_scheme(Bagel& m, const std::string& scheme) {
       SGT_CHECK(mimetic_qk_init(m) > 0, kC, "mimetic init found no attention projections");
     }
   }
+}
+
+std::string initialise(Bagel& m, const std::string& scheme, bool copy_moe,
+                       const std::function<InitProbe()>& probe) {
+  const auto parts = split_scheme(scheme);
+  auto has = [&](const char* p) { return std::find(parts.begin(), parts.end(), p) != parts.end(); };
+  apply_init_scheme(m, scheme);
+  std::string done = scheme;
+  if (copy_moe) done += fmt::format(", {} generation tensors copied", copy_init_moe(m));
+  if (has("cross")) redraw_gen_keys(m);
+  if (has("centred")) {
+    SGT_CHECK(static_cast<bool>(probe), kC, "init scheme '{}' has 'centred', which needs a batch: none given", scheme);
+    const InitProbe b = probe();
+    done += fmt::format(", q/k biases centred in {} layers on a {}-token batch",
+                        centre_qk_biases(m, b.inputs, b.und_index, b.gen_index), b.inputs.sequence_length);
+  }
+  return done;
 }
 
 }  // namespace sgt::model

@@ -9,6 +9,7 @@
 //    patch at (r, c) carry the same 2D sin-cos position vector, so this makes "look at the same place" the initial
 //    attention pattern instead of something a random model must discover.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,26 @@ int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::
 // understanding (ViT) token at the same place. Returns the number of layers changed.
 int64_t redraw_gen_keys(Bagel& m);
 
-// "default" | "siglip" | "mimetic", several joined with '+' (applied left to right). Throws on an unknown part.
+// "default" | "siglip" | "mimetic" | "cross" | "centred", several joined with '+'. Throws on an unknown part.
 std::vector<std::string> split_scheme(const std::string& scheme);
+// The weight-only parts that need nothing else (siglip, mimetic), left to right; cross and centred are skipped
+// (initialise below applies them where they belong).
 void apply_init_scheme(Bagel& m, const std::string& scheme);
+
+// A real packed batch for the data-dependent part of an init: the inputs and which tokens are understanding (ViT)
+// and generation (noisy latent) tokens.
+struct InitProbe {
+  BagelPackedInputs inputs;
+  torch::Tensor und_index, gen_index;
+};
+
+// The whole initialisation of a model trained from scratch, in its one valid order:
+//   1. the scheme's siglip / mimetic parts (left to right);
+//   2. copy_init_moe when `copy_moe`;
+//   3. cross (after the copy, which it partly undoes);
+//   4. centred: `probe()` is called for one batch (only then), and the q/k biases are centred on it.
+// The scheme is parsed once, here. Returns a one-line summary for the log.
+std::string initialise(Bagel& m, const std::string& scheme, bool copy_moe,
+                       const std::function<InitProbe()>& probe);
 
 }  // namespace sgt::model

@@ -148,6 +148,36 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
 
 Trainer::~Trainer() = default;
 
+void Trainer::build_autoencoder() {
+  ae_ = model::AutoEncoder(model_cfg_.vae);
+  if (model_cfg_.vae.kind != "pixel") {
+    SGT_CHECK(!cfg_.ae.empty(), kC, "the {} autoencoder needs weights: set ae (ae.safetensors)", model_cfg_.vae.kind);
+    model::load_autoencoder(ae_, cfg_.ae);
+  }
+  ae_->to(device_);
+  ae_->eval();
+  for (auto& p : ae_->parameters()) p.requires_grad_(false);  // the VAE is always frozen
+}
+
+model::InitProbe Trainer::init_probe() {
+  // One micro-batch from a private mixer (same data and seed on every rank, so every rank initialises identically;
+  // the training mixers are untouched), built where the fresh model still is: on the CPU.
+  Mixer probe(cfg_.data, tokenizer_, cfg_.data_seed ^ 0xce47edULL, 0, 1);
+  auto mb = probe.next();
+  std::vector<const TrainSample*> ptrs;
+  for (const auto& smp : mb.samples) ptrs.push_back(smp.get());
+  auto gen = make_generator(cfg_.seed ^ 0xce47edULL);
+  BatchOptions bo;
+  bo.timestep_shift = cfg_.timestep_shift;
+  bo.device = torch::kCPU;
+  ae_->to(torch::kCPU);
+  auto b = build_batch(mb.pack, ptrs, model_cfg_, ae_, gen, bo);
+  ae_->to(device_);
+  SGT_CHECK(b.inputs.packed_vit_token_indexes.defined() && b.mse_indexes.defined(), kC,
+            "init_scheme 'centred' needs a first batch with ViT and noisy latent tokens");
+  return {b.inputs, b.inputs.packed_vit_token_indexes, b.mse_indexes};
+}
+
 void Trainer::build_model() {
   torch::manual_seed(cfg_.seed);  // identical initial weights on every rank
   if (!cfg_.init_from.empty() && fs::is_directory(cfg_.init_from)) {
@@ -160,10 +190,10 @@ void Trainer::build_model() {
     if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
     model_ = model::Bagel(model_cfg_);
     if (cfg_.init_from.empty()) {
-      model::apply_init_scheme(model_, cfg_.init_scheme);
-      if (cfg_.copy_init_moe) model::copy_init_moe(model_);
-      const auto parts = model::split_scheme(cfg_.init_scheme);
-      if (std::find(parts.begin(), parts.end(), "cross") != parts.end()) model::redraw_gen_keys(model_);
+      // The autoencoder first: the data-dependent part of the init ("centred") encodes one real batch.
+      build_autoencoder();
+      const auto done = model::initialise(model_, cfg_.init_scheme, cfg_.copy_init_moe, [&] { return init_probe(); });
+      log::info("train: init {}", done);
     }
     if (model_cfg_.visual_gen) {
       torch::NoGradGuard g;
@@ -174,33 +204,7 @@ void Trainer::build_model() {
     model_->to(device_);
   }
   if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
-  ae_ = model::AutoEncoder(model_cfg_.vae);
-  if (model_cfg_.vae.kind != "pixel") {
-    SGT_CHECK(!cfg_.ae.empty(), kC, "the {} autoencoder needs weights: set ae (ae.safetensors)", model_cfg_.vae.kind);
-    model::load_autoencoder(ae_, cfg_.ae);
-  }
-  ae_->to(device_);
-  ae_->eval();
-  for (auto& p : ae_->parameters()) p.requires_grad_(false);  // the VAE is always frozen
-  const auto parts = model::split_scheme(cfg_.init_scheme);
-  if (cfg_.init_from.empty() && std::find(parts.begin(), parts.end(), "centred") != parts.end()) {
-    // Data-dependent step of the init: one micro-batch from a private mixer (same data and seed on every rank, so
-    // every rank centres identically; the training mixers are untouched).
-    Mixer probe(cfg_.data, tokenizer_, cfg_.data_seed ^ 0xce47edULL, 0, 1);
-    auto mb = probe.next();
-    std::vector<const TrainSample*> ptrs;
-    for (const auto& smp : mb.samples) ptrs.push_back(smp.get());
-    auto gen = make_generator(cfg_.seed ^ 0xce47edULL);
-    BatchOptions bo;
-    bo.timestep_shift = cfg_.timestep_shift;
-    bo.device = device_;
-    auto b = build_batch(mb.pack, ptrs, model_cfg_, ae_, gen, bo);
-    SGT_CHECK(b.inputs.packed_vit_token_indexes.defined() && b.mse_indexes.defined(), kC,
-              "init_scheme 'centred' needs a first batch with ViT and noisy latent tokens");
-    const int64_t layers =
-        model::centre_qk_biases(model_, b.inputs, b.inputs.packed_vit_token_indexes, b.mse_indexes);
-    log::info("train: q/k biases centred on a {}-token batch in {} layers", b.num_tokens, layers);
-  }
+  if (ae_.is_empty()) build_autoencoder();
   if (cfg_.freeze_llm) {
     for (auto& p : model_->language_model->parameters()) p.requires_grad_(false);
   }

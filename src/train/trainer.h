@@ -20,6 +20,7 @@
 
 #include "model/autoencoder.h"
 #include "model/bagel.h"
+#include "model/init.h"
 #include "text/tokenizer.h"
 #include "train/distributed.h"
 #include "train/ema.h"
@@ -126,6 +127,8 @@ class Trainer {
 
  private:
   void build_model();
+  void build_autoencoder();       // frozen, on device_
+  model::InitProbe init_probe();  // the batch of the "centred" init (model/init.h)
   void load_checkpoint();
   // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.
   void check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const;

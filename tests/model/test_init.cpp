@@ -158,3 +158,35 @@ TEST(ModelInit, CrossRedrawsOnlyTheGenerationKeys) {
   };
   EXPECT_GT(score(after.at(base + "k_proj.weight")), 5 * std::abs(score(after.at(base + "k_proj_moe_gen.weight"))));
 }
+
+// initialise = the by-hand sequence (scheme parts, copy, cross, centred on the probe batch), with the same seed;
+// the probe is asked for only when the scheme centres, and centring without one is an error.
+TEST(ModelInit, InitialiseAppliesThePartsInTheirOneOrder) {
+  const auto c = test::tiny_bagel();
+  const auto in = test::two_sample_pack(c);
+  torch::manual_seed(6);
+  Bagel by_hand(c);
+  apply_init_scheme(by_hand, "siglip+mimetic+cross+centred");
+  copy_init_moe(by_hand);
+  redraw_gen_keys(by_hand);
+  centre_qk_biases(by_hand, in, in.packed_vit_token_indexes, in.packed_vae_token_indexes);
+  torch::manual_seed(6);
+  Bagel m(c);
+  int probes = 0;
+  const auto summary = initialise(m, "siglip+mimetic+cross+centred", true, [&] {
+    ++probes;
+    return InitProbe{in, in.packed_vit_token_indexes, in.packed_vae_token_indexes};
+  });
+  EXPECT_EQ(probes, 1);
+  EXPECT_NE(summary.find("centred in 2 layers"), std::string::npos) << summary;
+  const auto a = cloned_params(by_hand), b = cloned_params(m);
+  for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << name;
+  torch::manual_seed(6);
+  Bagel plain(c);
+  EXPECT_NO_THROW(initialise(plain, "mimetic", false, [&]() -> InitProbe {
+    ADD_FAILURE() << "no probe without 'centred'";
+    return {};
+  }));
+  EXPECT_THROW(initialise(plain, "centred", false, nullptr), sgt::Error);
+  EXPECT_THROW(initialise(plain, "mimetic+bogus", false, nullptr), sgt::Error);
+}

@@ -195,6 +195,19 @@ TEST(TrainAdamW, BadStateAndParamsAreErrors) {
   EXPECT_THROW(AdamW({ps[0], ps[0]}, ref_options(), nullptr), sgt::Error);
   EXPECT_THROW(AdamW({torch::zeros({3}, torch::kInt64)}, ref_options(), nullptr), sgt::Error);
   EXPECT_THROW(AdamW({torch::zeros({4, 4}).t()}, ref_options(), nullptr), sgt::Error);
+  {
+    // ZeRO-2's hooks sit on leaves: a computed tensor, or one that needs no gradient, is refused by name.
+    AdamWOptions o = ref_options();
+    o.reduce_in_backward = true;
+    auto leaf = torch::ones({4}).requires_grad_(true);
+    try {
+      AdamW bad({leaf * 2}, o, nullptr);
+      ADD_FAILURE() << "a non-leaf param was accepted";
+    } catch (const sgt::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("must be a leaf that requires grad"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(AdamW({torch::ones({4})}, o, nullptr), sgt::Error);
+  }
   EXPECT_THROW(opt.step(NAN, 1.0), sgt::Error);
 }
 

@@ -405,6 +405,15 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   auto bad = sgt::testing::run_command(fmt::format("{} tune --config /nonexistent.json 2>&1", shell_quote(sgt_bin())));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("nonexistent.json"), std::string::npos) << bad.output;
+  // A TrainConfig file with a malformed init_scheme is one clear line before any work.
+  {
+    std::ofstream f(run + "-bad-init.json");
+    f << R"({"model_config": "x.json", "init_scheme": "mimetic+xavier"})";
+  }
+  auto bad_init = sgt::testing::run_command(
+      fmt::format("{} tune --config {} 2>&1", shell_quote(sgt_bin()), shell_quote(run + "-bad-init.json")));
+  EXPECT_NE(bad_init.exit_code, 0);
+  EXPECT_NE(bad_init.output.find("unknown init scheme part 'xavier'"), std::string::npos) << bad_init.output;
   // --device / --precision reach both stages' configs and are checked before any work.
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
            {"--precision bf16", "precision bf16 needs device cuda"},
