@@ -16,11 +16,10 @@
 
 #include "../model/model_test_util.h"
 #include "core/config.h"
-#include "data/world.h"
 #include "io/checkpoint.h"
 #include "testing/testing.h"
 #include "train/trainer.h"
-#include "train/world_recipe.h"
+#include "train_test_util.h"
 
 using namespace sgt;
 namespace fs = std::filesystem;
@@ -50,7 +49,8 @@ torch::Tensor probe_loss(model::Bagel& m, const model::BagelPackedInputs& in) {
   auto h = m->forward(in);
   auto logits = m->text_logits(h, in.packed_text_indexes);
   auto v = m->velocity(h, in.packed_vae_token_indexes);
-  return logits.to(torch::kFloat32).logsumexp(-1).mean() + v.to(torch::kFloat32).pow(2).mean() + h.to(torch::kFloat32).pow(2).mean();
+  const auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
+  return f32(logits).logsumexp(-1).mean() + f32(v).pow(2).mean() + f32(h).pow(2).mean();
 }
 
 std::map<std::string, torch::Tensor> grads(model::Bagel& m) {
@@ -135,38 +135,15 @@ class CudaTrainer : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!torch::cuda::is_available()) return;
     dir_ = new sgt::testing::TempDir("cuda-trainer");
-    data::WorldConfig w;
-    w.seed = 3;
-    w.train = 32;
-    w.heldout = 4;
-    w.min_side = 48;
-    w.max_side = 48;
-    w.max_objects = 3;
-    w.samples_per_shard = 16;
-    data::write_world(dir_->file("world"), w, 2);
+    train::test::write_tiny_world(dir_->file("world"), 32);
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
   }
   static train::TrainConfig tiny(const std::string& run, const std::string& device) {
-    auto c = train::world_tune_config(dir_->file(run), dir_->file("world"),
-                                      sgt::testing::source_dir() + "/configs/model/tiny-bagel.json");
-    for (auto& s : c.data.sources) s.shards = {dir_->file("world") + "/train/world-train-{000000..000001}.tar"};
-    c.data.sizes.vit_side = 42;
-    c.data.sizes.vae_side = 48;
-    c.data.sizes.vae_stride = 16;
-    c.data.packing.expected_num_tokens = 200;
-    c.data.packing.max_num_tokens = 320;
-    c.data.packing.max_num_tokens_per_sample = 320;
-    c.data.packing.prefer_buffer_before = 200;
-    c.data.shuffle_buffer = 8;
-    c.steps = 4;
-    c.save_every = 4;
-    c.lr.kind = "constant";
-    c.lr.lr = 1e-3;
-    c.lr.warmup_steps = 0;
-    c.log_every = 1;
+    auto c = train::test::tiny_config(dir_->file(run), dir_->file("world"), "world-train-{000000..000001}.tar",
+                                      /*steps=*/4, /*save_every=*/4);
     c.device = device;
     return c;
   }

@@ -30,6 +30,7 @@
 #include "train/mixer.h"
 #include "train/trainer.h"
 #include "train/world_recipe.h"
+#include "train_test_util.h"
 
 using namespace sgt;
 using sgt::testing::shell_quote;
@@ -49,40 +50,14 @@ class Trainer : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new sgt::testing::TempDir("trainer");
-    data::WorldConfig w;
-    w.seed = 3;
-    w.train = 48;
-    w.heldout = 4;
-    w.min_side = 48;
-    w.max_side = 48;
-    w.max_objects = 3;
-    w.samples_per_shard = 16;
-    data::write_world(dir_->file("world"), w, 2);
+    train::test::write_tiny_world(dir_->file("world"), 48);
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
   }
-  // A tiny config: 42 px ViT (3 x 3 patches), 48 px VAE (3 x 3 tokens), packs of ~256 tokens.
   static train::TrainConfig tiny(const std::string& run) {
-    auto c = train::world_tune_config(dir_->file(run), dir_->file("world"),
-                                      sgt::testing::source_dir() + "/configs/model/tiny-bagel.json");
-    for (auto& s : c.data.sources) s.shards = {dir_->file("world") + "/train/world-train-{000000..000002}.tar"};
-    c.data.sizes.vit_side = 42;
-    c.data.sizes.vae_side = 48;
-    c.data.sizes.vae_stride = 16;  // tiny-bagel.json: pixel AE patch 8 x latent patch 2
-    c.data.packing.expected_num_tokens = 200;
-    c.data.packing.max_num_tokens = 320;
-    c.data.packing.max_num_tokens_per_sample = 320;
-    c.data.packing.prefer_buffer_before = 200;
-    c.data.shuffle_buffer = 8;
-    c.steps = 6;
-    c.save_every = 3;
-    c.lr.kind = "constant";
-    c.lr.lr = 1e-3;
-    c.lr.warmup_steps = 0;
-    c.log_every = 1;
-    return c;
+    return train::test::tiny_config(dir_->file(run), dir_->file("world"), "world-train-{000000..000002}.tar", 6, 3);
   }
   static sgt::testing::TempDir* dir_;
 };
