@@ -161,6 +161,18 @@ Chunk text_chunk(const std::vector<int64_t>& ids, int64_t rope, const Markers& m
   return c;
 }
 
+// An image of n tokens between <|vision_start|> and <|vision_end|>: n + 2 tokens, one full-attention split, every
+// token at RoPE position `rope`; the caller fills in the n image tokens at indexes 1..n.
+static Chunk image_frame(int64_t n, int64_t rope, const Markers& mk) {
+  Chunk c;
+  c.length = n + 2;
+  c.causal = false;
+  c.text_ids = i64({mk.vision_start, mk.vision_end});
+  c.text_indexes = i64({0, n + 1});
+  c.position_ids = torch::full({n + 2}, rope, torch::kInt64);
+  return c;
+}
+
 Chunk vit_chunk(const model::BagelConfig& cfg, const torch::Tensor& image, int64_t rope, const Markers& mk) {
   const int64_t p = cfg.vit.patch_size;
   SGT_CHECK(image.dim() == 3 && image.size(0) == 3 && image.size(1) % p == 0 && image.size(2) % p == 0 &&
@@ -170,12 +182,7 @@ Chunk vit_chunk(const model::BagelConfig& cfg, const torch::Tensor& image, int64
   const int64_t gh = image.size(1) / p, gw = image.size(2) / p, P = gh * gw;
   SGT_CHECK(gh <= cfg.vit_max_num_patch_per_side && gw <= cfg.vit_max_num_patch_per_side, "infer.context",
             "ViT grid {}x{} exceeds vit_max_num_patch_per_side {}", gh, gw, cfg.vit_max_num_patch_per_side);
-  Chunk c;
-  c.length = P + 2;
-  c.causal = false;
-  c.text_ids = i64({mk.vision_start, mk.vision_end});
-  c.text_indexes = i64({0, P + 1});
-  c.position_ids = torch::full({P + 2}, rope, torch::kInt64);
+  Chunk c = image_frame(P, rope, mk);
   c.vit_patches = model::vit_patchify(image, p);
   c.vit_position_ids = model::vit_position_ids(gh, gw, cfg.vit_max_num_patch_per_side);
   c.vit_indexes = arange(1, P + 1);
@@ -189,12 +196,7 @@ Chunk vae_chunk(const model::BagelConfig& cfg, const torch::Tensor& tokens, int6
             "latent tokens {} must be [{}, {}]", sgt::shape_str(tokens.sizes().vec()), N, cfg.patch_latent_dim());
   SGT_CHECK(h <= cfg.max_latent_size && w <= cfg.max_latent_size, "infer.context",
             "latent grid {}x{} exceeds max_latent_size {}", h, w, cfg.max_latent_size);
-  Chunk c;
-  c.length = N + 2;
-  c.causal = false;
-  c.text_ids = i64({mk.vision_start, mk.vision_end});
-  c.text_indexes = i64({0, N + 1});
-  c.position_ids = torch::full({N + 2}, rope, torch::kInt64);
+  Chunk c = image_frame(N, rope, mk);
   c.vae_tokens = tokens;
   auto ii = torch::arange(h, torch::kInt64).unsqueeze(1), jj = torch::arange(w, torch::kInt64).unsqueeze(0);
   c.vae_position_ids = (ii * cfg.max_latent_size + jj).flatten();
