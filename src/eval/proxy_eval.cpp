@@ -1,6 +1,5 @@
 #include "eval/proxy_eval.h"
 
-#include <algorithm>
 #include <chrono>
 
 #include "core/error.h"
@@ -51,17 +50,7 @@ ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const te
       r.precision += mr.precision;
       r.recall += mr.recall;
       score = mr.mean_iou;
-      int64_t inter = 0, uni = 0;
-      for (int64_t px = 0; px < gt.width * gt.height; ++px) {
-        const uint8_t* a = &gen.pixels[static_cast<size_t>(px) * 3];
-        const uint8_t* b = &gt.pixels[static_cast<size_t>(px) * gt.channels];
-        const bool pf = std::max({a[0], a[1], a[2]}) > seg.background_max;
-        bool gf = false;
-        for (int64_t ch = 0; ch < gt.channels; ++ch) gf = gf || b[ch] > 0;
-        inter += pf && gf;
-        uni += pf || gf;
-      }
-      r.foreground_iou += uni > 0 ? static_cast<double>(inter) / static_cast<double>(uni) : 1.0;
+      r.foreground_iou += foreground_iou(gen, gt, seg);
     } else if (task == "edge") {
       score = edge_f1(gen, gt).f1;
     } else if (task == "depth") {

@@ -18,6 +18,11 @@ data::Image as_rgb(const data::Image& img, const char* what) {
   return img.channels == 3 ? img : data::convert_channels(img, 3);
 }
 
+// The one background rule for predicted pixels (RGB).
+bool pred_background(const uint8_t* p, const SegMatchOptions& opt) {
+  return std::max({p[0], p[1], p[2]}) <= opt.background_max;
+}
+
 uint32_t pack(const uint8_t* p) { return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2]; }
 
 int64_t l1(uint32_t a, uint32_t b) {
@@ -64,7 +69,7 @@ std::vector<int32_t> cluster_regions(const data::Image& pred_in, const SegMatchO
   std::unordered_map<uint32_t, int64_t> hist;
   for (int64_t k = 0; k < n; ++k) {
     const uint8_t* p = pred.pixels.data() + k * 3;
-    if (std::max({p[0], p[1], p[2]}) <= opt.background_max) continue;
+    if (pred_background(p, opt)) continue;
     ++hist[pack(p)];
   }
   std::vector<std::pair<uint32_t, int64_t>> colours(hist.begin(), hist.end());
@@ -88,7 +93,7 @@ std::vector<int32_t> cluster_regions(const data::Image& pred_in, const SegMatchO
   std::vector<int32_t> labels(n, -1);
   for (int64_t k = 0; k < n; ++k) {
     const uint8_t* p = pred.pixels.data() + k * 3;
-    if (std::max({p[0], p[1], p[2]}) <= opt.background_max) continue;
+    if (pred_background(p, opt)) continue;
     labels[k] = colour_label.at(pack(p));
   }
   int64_t count = static_cast<int64_t>(seeds.size());
@@ -110,6 +115,20 @@ std::vector<int32_t> cluster_regions(const data::Image& pred_in, const SegMatchO
   }
   if (regions) *regions = next;
   return labels;
+}
+
+double foreground_iou(const data::Image& pred_in, const data::Image& gt_in, const SegMatchOptions& opt) {
+  const data::Image pred = as_rgb(pred_in, "pred"), gt = as_rgb(gt_in, "gt");
+  SGT_CHECK(pred.width == gt.width && pred.height == gt.height, "seg_metrics", "pred is {}x{} but gt is {}x{}",
+            pred.width, pred.height, gt.width, gt.height);
+  int64_t inter = 0, uni = 0;
+  for (int64_t k = 0; k < gt.width * gt.height; ++k) {
+    const uint8_t* g = gt.pixels.data() + k * 3;
+    const bool pf = !pred_background(pred.pixels.data() + k * 3, opt), gf = (g[0] | g[1] | g[2]) != 0;
+    inter += pf && gf;
+    uni += pf || gf;
+  }
+  return uni > 0 ? static_cast<double>(inter) / static_cast<double>(uni) : 1.0;
 }
 
 SegMatchResult matched_instance_iou(const data::Image& pred_in, const data::Image& gt_in, const SegMatchOptions& opt) {

@@ -30,6 +30,11 @@ struct SegMatchResult {
 // scores are 1 when no region is predicted and 0 otherwise. Throws sgt::Error on size mismatch.
 SegMatchResult matched_instance_iou(const data::Image& pred, const data::Image& gt, const SegMatchOptions& opt = {});
 
+// IoU of "some object here": pred pixels that are not background (max channel > background_max) against the GT's
+// non-black pixels. Blind to colours, so it measures localisation before the maps' colours are clean; 1 when both
+// are empty. Throws sgt::Error on size mismatch.
+double foreground_iou(const data::Image& pred, const data::Image& gt, const SegMatchOptions& opt = {});
+
 // Label image of the pred regions ([h, w], -1 = background), exposed for tests and the CLI's debug output.
 std::vector<int32_t> cluster_regions(const data::Image& pred, const SegMatchOptions& opt, int64_t* regions);
 

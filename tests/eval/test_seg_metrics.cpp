@@ -115,6 +115,14 @@ TEST(SegMetrics, MatchedInstanceIouHandComputed) {
   EXPECT_DOUBLE_EQ(matched_instance_iou(same, black).mean_iou, 0.0);
   EXPECT_THROW(matched_instance_iou(data::Image(19, 20, 3, 0), gt), Error);
   EXPECT_THROW(matched_instance_iou(data::Image(), gt), Error);
+
+  // Foreground IoU ignores colours: pred foreground = A' (80 px, inside A) + B' (150 px: B + 50 px outside) + the
+  // 5-px speck outside; the background level 10 is below background_max. GT foreground = A + B (200 px).
+  EXPECT_NEAR(foreground_iou(pred, gt), (80.0 + 100.0) / (200.0 + 50.0 + 5.0), 1e-12);
+  EXPECT_DOUBLE_EQ(foreground_iou(same, gt), 1.0);
+  EXPECT_DOUBLE_EQ(foreground_iou(black, black), 1.0);
+  EXPECT_DOUBLE_EQ(foreground_iou(black, gt), 0.0);
+  EXPECT_THROW(foreground_iou(data::Image(19, 20, 3, 0), gt), Error);
 }
 
 TEST(SegMetrics, EdgeAndDepthHandComputed) {
