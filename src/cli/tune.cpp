@@ -94,13 +94,11 @@ void run_tune(const TuneArgs& a) {
     cfg = config::load_file<train::TrainConfig>(a.config);
     if (!a.run_dir.empty()) cfg.run_dir = a.run_dir;
   }
-  if (!a.tokenizer.empty()) {
-    cfg.tokenizer = a.tokenizer;
-    if (pre) pre->tokenizer = a.tokenizer;
-  }
-  // --device / --precision / --attention apply to both stages (rank r of a multi-GPU launch uses cuda:LOCAL_RANK).
+  // --tokenizer / --device / --precision / --attention apply to both stages (rank r of a multi-GPU launch uses
+  // cuda:LOCAL_RANK).
   for (train::TrainConfig* c : {&cfg, pre ? &*pre : nullptr}) {
     if (!c) continue;
+    if (!a.tokenizer.empty()) c->tokenizer = a.tokenizer;
     if (!a.device.empty()) c->device = a.device;
     if (!a.precision.empty()) c->precision = a.precision;
     if (!a.attention.empty()) c->attention = a.attention;

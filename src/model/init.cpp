@@ -165,25 +165,29 @@ int64_t centre_qk_biases(Bagel& m, const BagelPackedInputs& batch, const torch::
   return static_cast<int64_t>(inputs.size());
 }
 
-void apply_init_scheme(Bagel& m, const std::string& scheme) {
-  for (const auto& part : split_scheme(scheme)) {
-    // cross must follow copy_init_moe and centred needs data: the trainer applies both.
-    if (part == "default" || part == "cross" || part == "centred") continue;
+namespace {
+
+// The weight-only parts of an already parsed scheme, left to right.
+void apply_weight_parts(Bagel& m, const std::vector<std::string>& parts) {
+  for (const auto& part : parts) {
     if (part == "siglip") {
       SGT_CHECK(siglip_reference_init(m) > 0, kC, "init scheme 'siglip': the model has no SigLIP embeddings");
-    } else {
-      SGT_CHECK(part == "mimetic", kC, "unknown init scheme part '{}' in '{}' (default | siglip | mimetic, joined "
-                "with '+')", part, scheme);
+    } else if (part == "mimetic") {
       SGT_CHECK(mimetic_qk_init(m) > 0, kC, "mimetic init found no attention projections");
     }
+    // default: nothing; cross must follow copy_init_moe and centred needs data: initialise applies both.
   }
 }
+
+}  // namespace
+
+void apply_init_scheme(Bagel& m, const std::string& scheme) { apply_weight_parts(m, split_scheme(scheme)); }
 
 std::string initialise(Bagel& m, const std::string& scheme, bool copy_moe,
                        const std::function<InitProbe()>& probe) {
   const auto parts = split_scheme(scheme);
   auto has = [&](const char* p) { return std::find(parts.begin(), parts.end(), p) != parts.end(); };
-  apply_init_scheme(m, scheme);
+  apply_weight_parts(m, parts);
   std::string done = scheme;
   if (copy_moe) done += fmt::format(", {} generation tensors copied", copy_init_moe(m));
   if (has("cross")) redraw_gen_keys(m);

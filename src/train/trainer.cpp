@@ -154,7 +154,6 @@ void Trainer::build_autoencoder() {
     SGT_CHECK(!cfg_.ae.empty(), kC, "the {} autoencoder needs weights: set ae (ae.safetensors)", model_cfg_.vae.kind);
     model::load_autoencoder(ae_, cfg_.ae);
   }
-  ae_->to(device_);
   ae_->eval();
   for (auto& p : ae_->parameters()) p.requires_grad_(false);  // the VAE is always frozen
 }
@@ -170,9 +169,7 @@ model::InitProbe Trainer::init_probe() {
   BatchOptions bo;
   bo.timestep_shift = cfg_.timestep_shift;
   bo.device = torch::kCPU;
-  ae_->to(torch::kCPU);
   auto b = build_batch(mb.pack, ptrs, model_cfg_, ae_, gen, bo);
-  ae_->to(device_);
   SGT_CHECK(b.inputs.packed_vit_token_indexes.defined() && b.mse_indexes.defined(), kC,
             "init_scheme 'centred' needs a first batch with ViT and noisy latent tokens");
   return {b.inputs, b.inputs.packed_vit_token_indexes, b.mse_indexes};
@@ -205,6 +202,7 @@ void Trainer::build_model() {
   }
   if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
   if (ae_.is_empty()) build_autoencoder();
+  ae_->to(device_);
   if (cfg_.freeze_llm) {
     for (auto& p : model_->language_model->parameters()) p.requires_grad_(false);
   }

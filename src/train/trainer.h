@@ -127,7 +127,7 @@ class Trainer {
 
  private:
   void build_model();
-  void build_autoencoder();       // frozen, on device_
+  void build_autoencoder();       // frozen, on the CPU (build_model moves it to device_)
   model::InitProbe init_probe();  // the batch of the "centred" init (model/init.h)
   void load_checkpoint();
   // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.

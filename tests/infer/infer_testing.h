@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/config.h"
+#include "data/image.h"
 #include "infer/context.h"
 #include "io/torch_tensors.h"
 #include "model/bagel.h"
@@ -57,6 +58,20 @@ inline testing::ProcessResult sgt_run(const std::string& args, const std::string
 inline std::string tokenizer_path() {
   const char* shared = std::getenv("SGT_SHARED_DIR");
   return (shared ? std::string(shared) : testing::source_dir() + "/../shared") + "/fixtures/qwen-tokenizer/tokenizer.json";
+}
+
+// The CLI tests' fixture: a random tiny model (seed 4) saved as dir/tiny.safetensors and a 50 x 37 test pattern as
+// dir/in.png. Returns the model arguments of every sgt inference command (trailing space included).
+inline std::string write_tiny_model_and_image(const testing::TempDir& dir) {
+  {
+    auto m = tiny_model(4);
+    save_model(m, dir.file("tiny.safetensors"));
+  }
+  data::Image in(50, 37, 3);
+  for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<uint8_t>((i * 37) % 251);
+  data::write_png(dir.file("in.png"), in);
+  return "--config " + q(tiny_config_path()) + " --weights " + q(dir.file("tiny.safetensors")) + " --tokenizer " +
+         q(tokenizer_path()) + " --no-progress ";
 }
 
 // The training-path layout of an inference chunk (infer::append_to_pack).

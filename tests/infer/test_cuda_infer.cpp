@@ -39,16 +39,7 @@ Diff image_diff(const data::Image& a, const data::Image& b) {
 TEST(CudaInfer, ChatGenerateAndSegmentMatchTheCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device (run on a GPU machine: docs/gpu.md)";
   sgt::testing::TempDir dir("cuda-infer");
-  {
-    auto m = infer_testing::tiny_model(4);
-    infer_testing::save_model(m, dir.file("tiny.safetensors"));
-  }
-  data::Image in(50, 37, 3);
-  for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<uint8_t>((i * 37) % 251);
-  data::write_png(dir.file("in.png"), in);
-  const std::string model = "--config " + q(infer_testing::tiny_config_path()) + " --weights " +
-                            q(dir.file("tiny.safetensors")) + " --tokenizer " + q(infer_testing::tokenizer_path()) +
-                            " --no-progress ";
+  const std::string model = infer_testing::write_tiny_model_and_image(dir);
   auto on = [&](const std::string& dev, const std::string& dtype) {
     return " --device " + dev + " --dtype " + dtype + " ";
   };

@@ -26,18 +26,10 @@ int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), 
 
 TEST(InferCli, ChatGenerateEditSegmentAndBatch) {
   sgt::testing::TempDir dir("infer-cli");
-  {
-    auto m = infer_testing::tiny_model(4);
-    infer_testing::save_model(m, dir.file("tiny.safetensors"));
-  }
-  data::Image in(50, 37, 3);
-  for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<uint8_t>((i * 37) % 251);
-  data::write_png(dir.file("in.png"), in);
+  const std::string model = infer_testing::write_tiny_model_and_image(dir);
+  const data::Image in = data::read_image(dir.file("in.png"));
   data::write_png(dir.file("sq.png"), data::resize_bicubic(in, 40, 40));  // square: 512 x 512 = the tiny model's
                                                                           // 32 x 32 latent limit under BAGEL's rule
-  const std::string model = "--config " + q(infer_testing::tiny_config_path()) + " --weights " +
-                            q(dir.file("tiny.safetensors")) + " --tokenizer " + q(infer_testing::tokenizer_path()) +
-                            " --no-progress ";
 
   auto chat = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q 'What is shown?' --max-length 4");
   ASSERT_EQ(chat.exit_code, 0) << chat.output;
