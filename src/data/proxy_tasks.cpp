@@ -34,6 +34,8 @@ void ProxyTaskConfig::validate() const {
             task, fmt::join(names, ", "));
   SGT_CHECK(mask_resize == "nearest" || mask_resize == "bicubic", "proxy",
             "mask_resize must be 'nearest' or 'bicubic', got '{}'", mask_resize);
+  SGT_CHECK(color_mode == "random" || color_mode == "position", "proxy",
+            "color_mode must be 'random' or 'position', got '{}'", color_mode);
   SGT_CHECK(min_color_distance >= 0 && min_color_distance <= 255 * 3, "proxy", "min_color_distance {} outside [0, 765]",
             min_color_distance);
   SGT_CHECK(canny_sigma > 0 && canny_low >= 0 && canny_high >= canny_low, "proxy",
@@ -59,8 +61,9 @@ ProxyExample ProxyTask::make(const ProxySource& src, Rng& rng) const {
   return out;
 }
 
-Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t min_color_distance,
-                          std::vector<std::array<uint8_t, 3>>* colours) {
+namespace {
+
+void check_instances(const std::vector<Rle>& instances) {
   SGT_CHECK(!instances.empty(), "proxy", "segment: no instance masks");
   const int64_t h = instances[0].height, w = instances[0].width;
   for (size_t i = 0; i < instances.size(); ++i) {
@@ -68,6 +71,13 @@ Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t m
               "segment: mask {} is {}x{}, mask 0 is {}x{}", i, instances[i].width, instances[i].height, w, h);
     rle_validate(instances[i], "segment mask");
   }
+}
+
+}  // namespace
+
+Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t min_color_distance,
+                          std::vector<std::array<uint8_t, 3>>* colours) {
+  check_instances(instances);
   // Colours: uniform RGB, redrawn while closer than min_color_distance (L1) to black or an earlier colour;
   // the required distance halves every 64 failed draws so that many instances still terminate. Exact duplicates
   // and pure black are always rejected.
@@ -89,15 +99,52 @@ Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t m
       }
     }
   }
+  Image out = render_instance_map(instances, cols);
+  if (colours) *colours = std::move(cols);
+  return out;
+}
+
+Image render_instance_map(const std::vector<Rle>& instances, const std::vector<std::array<uint8_t, 3>>& colours) {
+  check_instances(instances);
+  SGT_CHECK(colours.size() == instances.size(), "proxy", "segment: {} colours for {} instance masks", colours.size(),
+            instances.size());
   std::vector<uint64_t> area(instances.size());
   for (size_t i = 0; i < instances.size(); ++i) area[i] = rle_area(instances[i]);
   std::vector<size_t> order(instances.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return area[a] > area[b]; });
-  Image out(w, h, 3, 0);
-  for (size_t i : order) rle_paint(instances[i], out.pixels.data(), 3, cols[i].data());
-  if (colours) *colours = std::move(cols);
+  Image out(instances[0].width, instances[0].height, 3, 0);
+  for (size_t i : order) rle_paint(instances[i], out.pixels.data(), 3, colours[i].data());
   return out;
+}
+
+std::vector<std::array<uint8_t, 3>> position_colours(const std::vector<Rle>& instances) {
+  check_instances(instances);
+  std::vector<std::array<uint8_t, 3>> cols;
+  cols.reserve(instances.size());
+  for (const Rle& m : instances) {
+    // COCO RLE runs are column-major: flat index i is pixel (x = i / h, y = i % h).
+    double sx = 0, sy = 0, n = 0;
+    uint64_t pos = 0;
+    bool one = false;
+    for (const uint32_t run : m.counts) {
+      if (one) {
+        for (uint64_t i = pos; i < pos + run; ++i) {
+          sx += static_cast<double>(i / static_cast<uint64_t>(m.height));
+          sy += static_cast<double>(i % static_cast<uint64_t>(m.height));
+        }
+        n += run;
+      }
+      pos += run;
+      one = !one;
+    }
+    // Pixel centres, normalised to [0, 1] by the side.
+    const double cx = n > 0 ? (sx / n + 0.5) / static_cast<double>(m.width) : 0.5;
+    const double cy = n > 0 ? (sy / n + 0.5) / static_cast<double>(m.height) : 0.5;
+    auto level = [](double v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L)); };
+    cols.push_back({level(64 + 191 * cx), level(64 + 191 * cy), level(255 - 191 * (cx + cy) / 2)});
+  }
+  return cols;
 }
 
 namespace {
@@ -106,7 +153,9 @@ class SegmentTask final : public ProxyTask {
  public:
   using ProxyTask::ProxyTask;
   void render(const ProxySource& src, Rng& rng, ProxyExample& out) const override {
-    Image map = render_instance_map(src.instances, rng, cfg_.min_color_distance);
+    Image map = cfg_.color_mode == "position"
+                    ? render_instance_map(src.instances, position_colours(src.instances))
+                    : render_instance_map(src.instances, rng, cfg_.min_color_distance);
     if (map.width != src.image.width || map.height != src.image.height) {
       map = cfg_.mask_resize == "nearest" ? resize_nearest(map, src.image.width, src.image.height)
                                           : resize_bicubic(map, src.image.width, src.image.height);

@@ -5,6 +5,8 @@
 //   segment   random distinct colour per instance, painted largest first, black background (SAM show_anns
 //             convention; SGT's own rendering is unpublished, see §1.5). Masks are rendered at their own size and
 //             resized to the image with NEAREST (default, UniMRG) or bicubic (SGT's PIL default, blends edges).
+//             color_mode "position" instead colours each instance by its mask's centroid (Painter's convention
+//             for instances, §1.6): a target the model can predict from the input rather than sample.
 //   edge      Canny edges (white on black)            depth     min-max normalised depth map, near = bright
 //   recon     identity                                 inpaint   one rectangle filled; target = clean image
 //   mae       random patches filled (masked image modelling); target = clean image
@@ -40,6 +42,7 @@ struct ProxyTaskConfig {
   std::string task = "segment";  // segment|edge|depth|recon|inpaint|mae|denoise|deblur|derain|super_resolution|enhance
   std::string mask_resize = "nearest";  // nearest | bicubic (the reference's PIL default)
   int64_t min_color_distance = 48;      // L1 distance between instance colours (and to black) when achievable
+  std::string color_mode = "random";    // random (SAM / SGT) | position (colour from the centroid, Painter)
   double canny_sigma = 1.4, canny_low = 50, canny_high = 120;  // on the L2 Sobel magnitude of 0..255 gray
   bool depth_near_bright = true;
   double inpaint_min_frac = 0.25, inpaint_max_frac = 0.5;  // rectangle side as a fraction of the image side
@@ -57,6 +60,7 @@ struct ProxyTaskConfig {
     v("task", task);
     v("mask_resize", mask_resize);
     v("min_color_distance", min_color_distance);
+    v("color_mode", color_mode);
     v("canny_sigma", canny_sigma);
     v("canny_low", canny_low);
     v("canny_high", canny_high);
@@ -129,6 +133,13 @@ class ProxyMixture {
 // Returns [h, w, 3] at the masks' size. colours are drawn distinct (and away from black) with `rng`.
 Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t min_color_distance,
                           std::vector<std::array<uint8_t, 3>>* colours = nullptr);
+// The same painting with given colours (one per instance).
+Image render_instance_map(const std::vector<Rle>& instances, const std::vector<std::array<uint8_t, 3>>& colours);
+// Painter-style colours: instance i's colour is a smooth, injective function of its mask's centroid (cx, cy) in
+// [0, 1]^2: (64 + 191 cx, 64 + 191 cy, 255 - 191 (cx + cy) / 2), rounded. Every channel is >= 64 (far from the black
+// background); centroids 1/24 of the side apart differ by about 8 levels per channel. A mask with no pixels gets the
+// centre's colour (it paints nothing).
+std::vector<std::array<uint8_t, 3>> position_colours(const std::vector<Rle>& instances);
 Image canny_edges(const Image& rgb, double sigma, double low, double high);  // [h, w, 3], 0 or 255
 Image gaussian_blur(const Image& img, double sigma);
 Image to_gray(const Image& img);  // PIL "L" conversion

@@ -2,6 +2,7 @@
 // edges, depth, degradations, instructions and BAGEL's image-transform sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -95,6 +96,54 @@ TEST(ProxySegment, ManyInstancesStillDistinct) {
   for (const auto& c : cols) s.insert(packed(c));
   EXPECT_EQ(s.size(), 300u);
   EXPECT_EQ(s.count(0), 0u);
+}
+
+TEST(ProxySegment, PositionColoursFollowTheCentroid) {
+  // Centroids computed here from the row-major decoding, independently of the column-major runs the code walks.
+  const int64_t w = 64, h = 48;
+  const std::vector<Rle> masks = {rect_mask(w, h, 0, 0, 8, 6), rect_mask(w, h, 56, 42, 64, 48),
+                                  rect_mask(w, h, 10, 30, 21, 37), rect_mask(w, h, 20, 20, 26, 26)};
+  const auto cols = position_colours(masks);
+  ASSERT_EQ(cols.size(), masks.size());
+  for (size_t k = 0; k < masks.size(); ++k) {
+    const auto px = rle_decode(masks[k]);
+    double sx = 0, sy = 0, n = 0;
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        if (px[y * w + x]) sx += x + 0.5, sy += y + 0.5, ++n;
+    const double cx = sx / n / w, cy = sy / n / h;
+    EXPECT_EQ(cols[k][0], std::lround(64 + 191 * cx)) << k;
+    EXPECT_EQ(cols[k][1], std::lround(64 + 191 * cy)) << k;
+    EXPECT_EQ(cols[k][2], std::lround(255 - 191 * (cx + cy) / 2)) << k;
+    EXPECT_GE(*std::min_element(cols[k].begin(), cols[k].end()), 64);  // far from the black background
+  }
+  // top-left is blue-ish, bottom-right yellow-ish
+  EXPECT_LT(cols[0][0], 80);
+  EXPECT_GT(cols[0][2], 240);
+  EXPECT_GT(cols[1][0], 240);
+  EXPECT_GT(cols[1][1], 240);
+  EXPECT_LT(cols[1][2], 80);
+
+  // The task: the target holds exactly these colours (NEAREST), whatever the rng, painted largest first.
+  ProxyTaskConfig cfg;
+  cfg.color_mode = "position";
+  auto task = make_proxy_task(cfg, small_instructions());
+  ProxySource src;
+  src.image = textured(w, h);
+  src.instances = masks;
+  Rng r1(1), r2(2);
+  const auto a = task->make(src, r1), b = task->make(src, r2);
+  EXPECT_EQ(a.target.pixels, b.target.pixels);
+  EXPECT_EQ(a.target.pixels, render_instance_map(masks, cols).pixels);
+  const uint8_t* p = a.target.at(22, 22);
+  EXPECT_EQ(packed({p[0], p[1], p[2]}), packed(cols[3]));
+  std::set<uint32_t> allowed = {0};
+  for (const auto& c : cols) allowed.insert(packed(c));
+  EXPECT_EQ(colours_of(a.target), allowed);
+
+  cfg.color_mode = "rainbow";
+  EXPECT_THROW(cfg.validate(), Error);
+  EXPECT_THROW(render_instance_map(masks, std::vector<std::array<uint8_t, 3>>(2)), Error);  // 2 colours, 4 masks
 }
 
 TEST(ProxySegment, NearestKeepsOnlyInstanceColoursBicubicBlends) {
