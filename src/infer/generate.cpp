@@ -74,11 +74,13 @@ torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h,
     Chunk ch = vae_chunk(cfg, x, h, w, req.t, 0, mk);
     const auto eg = embed_chunk(m, ch);  // (embeddings [N+2, D], gen mask)
     auto idx = ch.vae_indexes.to(dev);
+    // x_t as the model sees it and its t, for x0-prediction models (model/config.h).
+    const auto xt = x.to(eg.first.scalar_type()), tt = torch::full({x.size(0)}, req.t, xt.options());
     auto run = [&](const Context& c) {
       Context copy = c;  // forward_chunk never mutates without update, but takes a reference
       auto pos = torch::full({ch.length}, c.rope, torch::kInt64);
       auto hid = forward_chunk(m, copy, eg.first, eg.second, pos, /*causal=*/false, /*update=*/false);
-      return m->velocity(hid, idx).to(torch::kFloat32);
+      return m->velocity(hid, idx, xt, tt).to(torch::kFloat32);
     };
     StepVelocities v;
     v.cond = run(ctx.full);

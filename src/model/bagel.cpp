@@ -69,9 +69,20 @@ torch::Tensor BagelImpl::text_logits(const torch::Tensor& hidden, const torch::T
   return language_model->lm_head(hidden.index_select(0, indexes));
 }
 
-torch::Tensor BagelImpl::velocity(const torch::Tensor& hidden, const torch::Tensor& indexes) {
+torch::Tensor BagelImpl::velocity(const torch::Tensor& hidden, const torch::Tensor& indexes, const torch::Tensor& x_t,
+                                  const torch::Tensor& t) {
   SGT_CHECK(config_.visual_gen, "model.bagel", "velocity() needs a model built with visual_gen");
-  return llm2vae(hidden.index_select(0, indexes));
+  auto out = llm2vae(hidden.index_select(0, indexes));  // [n, D]
+  if (config_.prediction == "velocity") return out;
+  const int64_t n = indexes.size(0);
+  SGT_CHECK(x_t.defined() && t.defined() && x_t.dim() == 2 && x_t.size(0) == n && x_t.size(1) == out.size(1) &&
+                t.dim() == 1 && t.size(0) == n,
+            "model.bagel", "x0 prediction needs x_t [{}, {}] and t [{}], got {} and {}", n, out.size(1), n,
+            x_t.defined() ? sgt::shape_str(x_t.sizes().vec()) : "none",
+            t.defined() ? sgt::shape_str(t.sizes().vec()) : "none");
+  // x_t = (1 - t) x0 + t eps  =>  v = eps - x0 = (x_t - x0) / t; the floor bounds the gain near t = 0.
+  const auto denom = t.to(out.options()).clamp_min(config_.prediction_t_min).unsqueeze(1);
+  return (x_t.to(out.options()) - out) / denom;
 }
 
 torch::Tensor patchify_latent(const torch::Tensor& latent, int64_t p) {

@@ -44,8 +44,11 @@ class BagelImpl : public torch::nn::Module {
   torch::Tensor forward(const BagelPackedInputs& in);
   // hidden [L, hidden], indexes [n] -> logits [n, vocab]
   torch::Tensor text_logits(const torch::Tensor& hidden, const torch::Tensor& indexes);
-  // hidden [L, hidden], indexes [n] -> predicted velocity [n, patch_latent_dim]
-  torch::Tensor velocity(const torch::Tensor& hidden, const torch::Tensor& indexes);
+  // hidden [L, hidden], indexes [n] of noisy latent tokens, their inputs x_t [n, patch_latent_dim] and timesteps
+  // t [n] -> predicted velocity [n, patch_latent_dim]. x_t and t are used when config().prediction is "x0".
+  // (A velocity model may omit them; an x0 model without them throws.)
+  torch::Tensor velocity(const torch::Tensor& hidden, const torch::Tensor& indexes, const torch::Tensor& x_t = {},
+                         const torch::Tensor& t = {});
   const BagelConfig& config() const { return config_; }
 
   Qwen2ForCausalLM language_model{nullptr};

@@ -45,6 +45,10 @@ void BagelConfig::validate() const {
             "bagel: latent_patch_size, max_latent_size, vit_max_num_patch_per_side must be positive");
   SGT_CHECK(connector_act == "gelu_pytorch_tanh", "model.config", "bagel: connector_act '{}' not supported",
             connector_act);
+  SGT_CHECK(prediction == "velocity" || prediction == "x0", "model.config",
+            "bagel: prediction must be 'velocity' or 'x0', got '{}'", prediction);
+  SGT_CHECK(prediction_t_min > 0 && prediction_t_min <= 1, "model.config",
+            "bagel: prediction_t_min {} outside (0, 1]", prediction_t_min);
   SGT_CHECK(!interpolate_pos, "model.config", "bagel: interpolate_pos=true is not implemented (extrapolate only)");
   SGT_CHECK(vit.num_patches_per_side() >= vit_max_num_patch_per_side, "model.config",
             "bagel: ViT position table side {} smaller than vit_max_num_patch_per_side {}",

@@ -135,6 +135,13 @@ struct BagelConfig {
   std::string connector_act = "gelu_pytorch_tanh";
   bool interpolate_pos = false;
   double timestep_shift = 1.0;
+  // What llm2vae predicts. "velocity" (BAGEL): v = eps - x0 directly. "x0" (x-prediction, Li & He 2025, "Back to
+  // Basics: Let Denoising Generative Models Denoise"): the head predicts the clean latent and the model returns
+  // v = (x_t - x0_hat) / max(t, prediction_t_min), so the loss, the sampler and CFG are unchanged. A narrow model
+  // whose tokens are wide (the tiny world: 48 values per token, hidden 128) cannot carry the noise through to
+  // predict eps, and leaves it as per-pixel speckle; predicting x0 it need not (docs/training.md).
+  std::string prediction = "velocity";
+  double prediction_t_min = 0.05;
 
   // One latent token: latent_patch_size^2 x latent channels (64 for the FLUX AE).
   int64_t patch_latent_dim() const { return latent_patch_size * latent_patch_size * vae.latent_channels(); }
@@ -145,7 +152,7 @@ struct BagelConfig {
     v("llm", llm); v("vit", vit); v("vae", vae); v("latent_patch_size", latent_patch_size);
     v("max_latent_size", max_latent_size); v("vit_max_num_patch_per_side", vit_max_num_patch_per_side);
     v("connector_act", connector_act); v("interpolate_pos", interpolate_pos);
-    v("timestep_shift", timestep_shift);
+    v("timestep_shift", timestep_shift); v("prediction", prediction); v("prediction_t_min", prediction_t_min);
   }
   void validate() const;
 };

@@ -77,7 +77,7 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
   if (!pack.vae_images.empty()) {
     torch::NoGradGuard no_grad;
     const int64_t lp = cfg.latent_patch_size, f = cfg.vae.downsample() * lp;
-    std::vector<torch::Tensor> tokens, steps, targets;
+    std::vector<torch::Tensor> tokens, steps, targets, noisy_in, noisy_t;
     std::vector<int64_t> mse_idx;
     for (const auto& img : pack.vae_images) {
       const auto& pixels = image_of(samples, img, "VAE");
@@ -93,6 +93,8 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
         tokens.push_back((1.0 - t) * x0 + t * eps);
         targets.push_back(eps - x0);
         steps.push_back(torch::full({n}, t, torch::kFloat32).to(dev));
+        noisy_in.push_back(tokens.back());
+        noisy_t.push_back(steps.back());
         for (int64_t k = 0; k < n; ++k) mse_idx.push_back(img.first_token + k);
       } else {
         tokens.push_back(x0);
@@ -108,7 +110,12 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
     in.packed_vae_token_indexes = i64(pack.vae_token_indexes, dev);
     SGT_CHECK(in.packed_vae_tokens.size(0) == in.packed_vae_token_indexes.size(0), "train.batch",
               "{} VAE tokens for {} VAE positions", in.packed_vae_tokens.size(0), in.packed_vae_token_indexes.size(0));
-    if (!targets.empty()) b.mse_targets = torch::cat(targets);
+    if (!targets.empty()) {
+      b.mse_targets = torch::cat(targets);
+      // x_t as the model sees it (cast to the params' dtype and back), so x0-prediction inverts its own input.
+      b.mse_inputs = torch::cat(noisy_in).to(opt.dtype).to(torch::kFloat32);
+      b.mse_timesteps = torch::cat(noisy_t);
+    }
     b.mse_indexes = i64(mse_idx, dev);
     b.mse_tokens = static_cast<int64_t>(mse_idx.size());
   }

@@ -23,6 +23,8 @@ struct TrainBatch {
   torch::Tensor ce_labels;    // int64 [N_ce]
   torch::Tensor mse_indexes;  // int64 [N_mse] sequence positions of noisy latent tokens
   torch::Tensor mse_targets;  // float [N_mse, patch_latent_dim]  eps - x0
+  torch::Tensor mse_inputs;   // float [N_mse, patch_latent_dim]  x_t of those tokens (x0-prediction models)
+  torch::Tensor mse_timesteps;  // float [N_mse]  their t
   int64_t ce_tokens = 0, mse_tokens = 0, num_tokens = 0, num_samples = 0;
 };
 

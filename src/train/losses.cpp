@@ -13,7 +13,8 @@ LossTerms compute_losses(model::Bagel& model, const torch::Tensor& hidden, const
         logits, batch.ce_labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
   }
   if (batch.mse_tokens > 0) {
-    auto v = model->velocity(hidden, batch.mse_indexes).to(torch::kFloat32);  // [N_mse, patch_latent_dim]
+    auto v = model->velocity(hidden, batch.mse_indexes, batch.mse_inputs, batch.mse_timesteps)
+                 .to(torch::kFloat32);  // [N_mse, patch_latent_dim]
     t.mse_sum = (v - batch.mse_targets).pow(2).mean(-1).sum();
   }
   return t;

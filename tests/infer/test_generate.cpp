@@ -243,3 +243,67 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   EXPECT_EQ(e.image.width, 32);
   EXPECT_EQ(e.image.height, 16);
 }
+
+// x0-prediction (model/config.h): the model returns v = (x_t - head) / max(t, t_min). With the head fixed to a
+// constant c the Euler sampler moves along the straight line to c and lands on it exactly, whatever the noise and
+// the guidance; a velocity model with the same head integrates v = c from the noise instead (x = eps - c).
+TEST(InferGenerateX0, SamplerLandsOnTheHeadsPrediction) {
+  torch::NoGradGuard ng;
+  auto cfg = infer_testing::tiny_config();
+  cfg.prediction = "x0";
+  model::Bagel m(cfg);
+  infer_testing::randomise(*m, 8);
+  m->eval();
+  const int64_t D = cfg.patch_latent_dim();
+  auto c = torch::linspace(-0.8, 0.9, D);
+  m->llm2vae->weight.zero_();
+  m->llm2vae->bias.copy_(c);
+  auto tok = text::Tokenizer::load(infer_testing::tokenizer_path());
+  const Markers mk = markers_from(tok);
+  CfgContexts ctx;
+  add_text(m, ctx.full, {1, 2, 3}, mk);
+  ImageGenOptions opt;
+  opt.steps = 10;  // the last evaluation is at t = 1/9 > t_min = 0.05, so the final step is exact
+  opt.timestep_shift = 1.0;
+  for (uint64_t seed : {1, 2}) {
+    opt.seed = seed;
+    auto x = sample_latents(m, ctx, 2, 3, opt, mk, {});
+    EXPECT_LT((x - c.expand({6, D})).abs().max().item<double>(), 1e-5) << seed;
+  }
+  // Dual CFG combines the velocities of the three contexts; all lead to c, so the guided result is c too.
+  ctx.no_text = ctx.full;
+  ctx.no_img = ctx.full;
+  opt.cfg_text_scale = 4.0;
+  opt.cfg_img_scale = 2.0;
+  opt.cfg_renorm_type = "global";
+  EXPECT_LT((sample_latents(m, ctx, 2, 3, opt, mk, {}) - c.expand({6, D})).abs().max().item<double>(), 1e-4);
+
+  // The velocity model with the same head: x(0) = eps - integral of c over t in [0, 1] = eps - c.
+  cfg.prediction = "velocity";
+  model::Bagel mv(cfg);
+  infer_testing::randomise(*mv, 8);
+  mv->eval();
+  mv->llm2vae->weight.zero_();
+  mv->llm2vae->bias.copy_(c);
+  CfgContexts cv;
+  add_text(mv, cv.full, {1, 2, 3}, mk);
+  ImageGenOptions ov;
+  ov.steps = 10;
+  ov.seed = 1;
+  auto gen = at::detail::createCPUGenerator(ov.seed);
+  auto eps = torch::randn({6, D}, gen, torch::kFloat32);
+  EXPECT_LT((sample_latents(mv, cv, 2, 3, ov, mk, {}) - (eps - c)).abs().max().item<double>(), 1e-5);
+
+  // An x0 model asked for a velocity without x_t and t says what it needs.
+  auto h = torch::zeros({4, cfg.llm.hidden_size});
+  EXPECT_THROW(m->velocity(h, torch::tensor({1, 2})), Error);
+  auto xt = torch::randn({2, D}), t = torch::tensor({0.5f, 0.01f});
+  auto v = m->velocity(h, torch::tensor({1, 2}), xt, t);
+  EXPECT_TRUE(torch::allclose(v[0], (xt[0] - c) / 0.5, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(v[1], (xt[1] - c) / 0.05, 1e-5, 1e-5));  // t floored at prediction_t_min
+  cfg.prediction = "eps";
+  EXPECT_THROW(cfg.validate(), Error);
+  cfg.prediction = "x0";
+  cfg.prediction_t_min = 0;
+  EXPECT_THROW(cfg.validate(), Error);
+}
