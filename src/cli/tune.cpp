@@ -34,6 +34,8 @@ struct TuneArgs {
   int64_t steps = -1, pretrain_steps = -1;
   int64_t eval_samples = 16;
   int64_t eval_steps = 25;
+  double eval_shift = 0;     // 0: the recipe's kWorldEvalShift, or the config's timestep_shift
+  int64_t min_region = -1;   // -1: the recipe's kWorldSegMinPixels, or SegMatchOptions' default
   double cfg_text = 1.0, cfg_img = 1.0;
   bool no_eval = false;
 };
@@ -128,10 +130,14 @@ void run_tune(const TuneArgs& a) {
   std::vector<train::TrainSample> samples;
   infer::ImageGenOptions gen;
   gen.steps = a.eval_steps;
-  gen.timestep_shift = cfg.timestep_shift;  // sample on the schedule the model was trained on
+  // --eval-shift, else the recipe's sampling shift, else the schedule the model was trained on.
+  gen.timestep_shift = a.eval_shift > 0 ? a.eval_shift : recipe ? train::kWorldEvalShift : cfg.timestep_shift;
   gen.cfg_text_scale = a.cfg_text;
   gen.cfg_img_scale = a.cfg_img;
   gen.seed = 1234;
+  eval::SegMatchOptions seg;
+  if (a.min_region >= 0) seg.min_region_pixels = a.min_region;
+  else if (recipe) seg.min_region_pixels = train::kWorldSegMinPixels;
   nlohmann::ordered_json summary;
   eval::ProxyEvalResult start;
   int64_t start_step = 0;
@@ -143,7 +149,7 @@ void run_tune(const TuneArgs& a) {
     src.shards = {heldout};
     samples = eval::load_proxy_samples(src, cfg.data.sizes, std::make_shared<const text::Tokenizer>(t.tokenizer()),
                                        a.eval_samples, cfg.data_seed);
-    start = eval::evaluate_proxy(t.model(), t.autoencoder(), t.tokenizer(), samples, src.task.task, gen);
+    start = eval::evaluate_proxy(t.model(), t.autoencoder(), t.tokenizer(), samples, src.task.task, gen, seg);
     start_step = t.step();
     log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}, foreground IoU {:.4f}, input "
               "sensitivity {:.4f}) over {} samples, {:.1f} s",
@@ -172,10 +178,10 @@ void run_tune(const TuneArgs& a) {
   if (env.rank == 0) write_curves(cfg.run_dir, trainer.history());
   if (evaluate) {
     auto end = eval::evaluate_proxy(trainer.model(), trainer.autoencoder(), trainer.tokenizer(), samples,
-                                    seg_source.task.task, gen);
+                                    seg_source.task.task, gen, seg);
     auto ema = trainer.ema_model();
     auto end_ema = eval::evaluate_proxy(ema, trainer.autoencoder(), trainer.tokenizer(), samples,
-                                        seg_source.task.task, gen);
+                                        seg_source.task.task, gen, seg);
     summary["end"] = scores(end, trainer.step());
     summary["end_ema"] = scores(end_ema, trainer.step());
     if (pre) summary["stage1"] = {{"task", pre->data.sources.front().task.task}, {"steps", pre->steps},
@@ -183,6 +189,9 @@ void run_tune(const TuneArgs& a) {
     summary["per_sample_iou_start"] = start.per_sample;
     summary["per_sample_iou_end"] = end.per_sample;
     summary["eval"] = config::to_json(gen);
+    summary["seg_match"] = {{"color_tolerance", seg.color_tolerance},
+                            {"min_region_pixels", seg.min_region_pixels},
+                            {"background_max", seg.background_max}};
     summary["bad_samples"] = trainer.bad_sample_summary();
     const std::string start_label = pre ? "start" : "step " + std::to_string(start_step);
     const auto grid = eval::proxy_grid(samples, {start.generated, end.generated, end_ema.generated},
@@ -221,6 +230,13 @@ void register_tune(CLI::App& app) {
                   "held-out shard(s) of the first (proxy) source, measured before and after (default: the recipe's)");
   cmd->add_option("--eval-samples", a->eval_samples, "held-out scenes measured before and after");
   cmd->add_option("--eval-steps", a->eval_steps, "sampler steps of the held-out generations");
+  cmd->add_option("--eval-shift", a->eval_shift,
+                  "timestep shift of the held-out sampler (default: 1 for the built-in recipe, else the config's)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--min-region", a->min_region,
+                  "segment: smallest predicted colour region counted, in pixels of the target (default: 4 for the "
+                  "built-in recipe's 24 px targets, else 16)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--cfg-text", a->cfg_text, "text CFG scale of the held-out generations");
   cmd->add_option("--cfg-img", a->cfg_img, "image CFG scale of the held-out generations");
   cmd->add_flag("--no-eval", a->no_eval, "skip the held-out measurement");

@@ -24,6 +24,7 @@ std::string tune_model_json() {
           "image_size": 980, "patch_size": 14},
   "vae": {"kind": "pixel", "pixel_patch": 4, "in_channels": 3},
   "latent_patch_size": 1,
+  "prediction": "x0",
   "max_latent_size": 32,
   "vit_max_num_patch_per_side": 70
 }
@@ -44,6 +45,10 @@ TrainConfig world_common(const std::string& run_dir, const std::string& world_di
   seg.shards = {train_shards};
   seg.weight = 3;
   seg.task.task = proxy_task;
+  // Painter's colouring (colour from the instance's centroid), not SAM's random colours: a target the tiny model
+  // can predict from the input. With random colours each instance's colour is a guess the sampler must commit to
+  // across every token of the object; the tiny model mixes colours instead (docs/training.md).
+  if (proxy_task == "segment") seg.task.color_mode = "position";
   SourceConfig vqa;
   vqa.name = "vqa";
   vqa.kind = "vqa";

@@ -334,6 +334,9 @@ TEST_F(Trainer, FlowMatchingBatchFollowsTheFormulas) {
       EXPECT_LE((xt - ((1 - t) * x0 + t * eps)).abs().max().item<double>(), 1e-6);
       EXPECT_LE((b.mse_targets.slice(0, mse_row, mse_row + n) - (eps - x0)).abs().max().item<double>(), 1e-6);
       EXPECT_NEAR(ts[0].item<double>(), t, 1e-6);
+      // What an x0-prediction model inverts: its own input x_t and t, row for row with the targets.
+      EXPECT_TRUE(torch::equal(b.mse_inputs.slice(0, mse_row, mse_row + n), xt));
+      EXPECT_NEAR(b.mse_timesteps.slice(0, mse_row, mse_row + n).sub(t).abs().max().item<double>(), 0.0, 1e-7);
       mse_row += n;
     } else {
       EXPECT_TRUE(torch::equal(xt, x0));
@@ -373,8 +376,15 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   }
   EXPECT_GE(summary["start"]["iou"].get<double>(), 0.0);
   EXPECT_LE(summary["end"]["iou"].get<double>(), 1.0);
-  // At step 0 llm2vae is zero (BAGEL's init): the velocity is 0, the output is the decoded noise, identical for any
-  // input image. The measure must say exactly that.
+  // The recipe: an x0-prediction model, Painter-coloured segmentation targets in stage 2, sampled at shift 1.
+  EXPECT_EQ(config::load_json_file(run + "/model.json")["prediction"].get<std::string>(), "x0");
+  const auto stage2 = config::load_json_file(run + "/config.json");
+  EXPECT_EQ(stage2["data"]["sources"][0]["task"]["color_mode"].get<std::string>(), "position");
+  EXPECT_EQ(stage2["timestep_shift"].get<double>(), 8.0);
+  EXPECT_EQ(summary["eval"]["timestep_shift"].get<double>(), train::kWorldEvalShift);
+  EXPECT_EQ(summary["seg_match"]["min_region_pixels"].get<int64_t>(), train::kWorldSegMinPixels);
+  // At step 0 llm2vae is zero (BAGEL's init): the x0 model predicts 0 everywhere, so every generation is the same
+  // uniform grey, identical for any input image. The measure must say exactly that.
   EXPECT_EQ(summary["start"]["input_sensitivity"].get<double>(), 0.0);
   EXPECT_GE(summary["end"]["input_sensitivity"].get<double>(), 0.0);
   auto bad = sgt::testing::run_command(fmt::format("{} tune --config /nonexistent.json 2>&1", shell_quote(sgt_bin())));
@@ -393,7 +403,9 @@ TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
            {"--precision bf16", "precision bf16 needs device cuda"},
            {"--device tpu", "--device"},
-           {"--pretrain-steps -3", "--pretrain-steps"}}) {
+           {"--pretrain-steps -3", "--pretrain-steps"},
+           {"--eval-shift 0", "--eval-shift"},
+           {"--min-region -1", "--min-region"}}) {
     auto r = sgt::testing::run_command(fmt::format("{} tune --run-dir {} --steps 1 --no-eval {} 2>&1",
                                                    shell_quote(sgt_bin()), shell_quote(run + "-bad"), args));
     EXPECT_NE(r.exit_code, 0) << args;
