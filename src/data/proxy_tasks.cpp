@@ -123,24 +123,10 @@ std::vector<std::array<uint8_t, 3>> position_colours(const std::vector<Rle>& ins
   std::vector<std::array<uint8_t, 3>> cols;
   cols.reserve(instances.size());
   for (const Rle& m : instances) {
-    // COCO RLE runs are column-major: flat index i is pixel (x = i / h, y = i % h).
-    double sx = 0, sy = 0, n = 0;
-    uint64_t pos = 0;
-    bool one = false;
-    for (const uint32_t run : m.counts) {
-      if (one) {
-        for (uint64_t i = pos; i < pos + run; ++i) {
-          sx += static_cast<double>(i / static_cast<uint64_t>(m.height));
-          sy += static_cast<double>(i % static_cast<uint64_t>(m.height));
-        }
-        n += run;
-      }
-      pos += run;
-      one = !one;
-    }
-    // Pixel centres, normalised to [0, 1] by the side.
-    const double cx = n > 0 ? (sx / n + 0.5) / static_cast<double>(m.width) : 0.5;
-    const double cy = n > 0 ? (sy / n + 0.5) / static_cast<double>(m.height) : 0.5;
+    // Normalised to [0, 1] by the side; an empty mask (which paints nothing) gets the centre.
+    const auto c = rle_centroid(m);
+    const double cx = c ? (*c)[0] / static_cast<double>(m.width) : 0.5;
+    const double cy = c ? (*c)[1] / static_cast<double>(m.height) : 0.5;
     auto level = [](double v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L)); };
     cols.push_back({level(64 + 191 * cx), level(64 + 191 * cy), level(255 - 191 * (cx + cy) / 2)});
   }

@@ -183,4 +183,25 @@ std::array<double, 4> rle_bbox(const Rle& rle) {
           static_cast<double>(ye - ys + 1)};
 }
 
+std::optional<std::array<double, 2>> rle_centroid(const Rle& rle) {
+  // Column-major runs: flat index i is pixel (x = i / h, y = i % h).
+  const uint64_t h = static_cast<uint64_t>(rle.height);
+  double sx = 0, sy = 0;
+  uint64_t n = 0, pos = 0;
+  for (size_t j = 0; j < rle.counts.size(); ++j) {
+    const uint64_t run = rle.counts[j];
+    if (j % 2 == 1) {
+      for (uint64_t i = pos; i < pos + run; ++i) {
+        sx += static_cast<double>(i / h);
+        sy += static_cast<double>(i % h);
+      }
+      n += run;
+    }
+    pos += run;
+  }
+  if (n == 0) return std::nullopt;
+  const double dn = static_cast<double>(n);
+  return std::array<double, 2>{sx / dn + 0.5, sy / dn + 0.5};
+}
+
 }  // namespace sgt::data

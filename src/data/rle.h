@@ -4,6 +4,7 @@
 // Runs alternate 0,1,0,... and always start with a (possibly empty) 0-run; the counts sum to h*w.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,5 +40,7 @@ void rle_validate(const Rle& rle, std::string_view what = "rle");
 uint64_t rle_area(const Rle& rle);
 // [x, y, w, h] as pycocotools toBbox (zeros for an empty mask).
 std::array<double, 4> rle_bbox(const Rle& rle);
+// Mean pixel centre {x, y} of the mask (pixel (x, y) has centre (x + 0.5, y + 0.5)); nullopt for an empty mask.
+std::optional<std::array<double, 2>> rle_centroid(const Rle& rle);
 
 }  // namespace sgt::data

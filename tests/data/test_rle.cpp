@@ -30,6 +30,17 @@ TEST(Rle, MatchesPycocotools) {
     EXPECT_EQ(rle_area(dec), c["area"].get<uint64_t>());
     const auto bb = rle_bbox(dec);
     for (int k = 0; k < 4; ++k) EXPECT_EQ(bb[k], c["bbox"][k].get<double>()) << k;
+    // Centroid against the row-major mask (nullopt when empty).
+    double sx = 0, sy = 0, n = 0;
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        if (mask[y * w + x]) sx += x + 0.5, sy += y + 0.5, ++n;
+    const auto centre = rle_centroid(dec);
+    ASSERT_EQ(centre.has_value(), n > 0);
+    if (centre) {
+      EXPECT_NEAR((*centre)[0], sx / n, 1e-9);
+      EXPECT_NEAR((*centre)[1], sy / n, 1e-9);
+    }
     // Painting and column-major filling agree with decoding.
     std::vector<uint8_t> painted(static_cast<size_t>(h * w * 3), 7);
     const uint8_t colour[3] = {1, 2, 3};

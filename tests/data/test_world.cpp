@@ -285,6 +285,11 @@ TEST(World, ReferenceLibrariesReadTheShards) {
       EXPECT_EQ(a["pixels"].get<uint64_t>(), area);
       EXPECT_EQ(a["depth_match"].get<uint64_t>(), area);
       for (int c = 0; c < 4; ++c) EXPECT_DOUBLE_EQ(a["bbox"][c].get<double>(), bb[c]);
+      // The RLE centroid equals the one the renderer summed over the raw visible mask.
+      const auto centre = rle_centroid(s.objects[k].mask);
+      ASSERT_TRUE(centre.has_value());
+      EXPECT_NEAR((*centre)[0], s.objects[k].mx, 1e-9);
+      EXPECT_NEAR((*centre)[1], s.objects[k].my, 1e-9);
     }
   }
 }
