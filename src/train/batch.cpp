@@ -77,8 +77,9 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
   if (!pack.vae_images.empty()) {
     torch::NoGradGuard no_grad;
     const int64_t lp = cfg.latent_patch_size, f = cfg.vae.downsample() * lp;
-    std::vector<torch::Tensor> tokens, steps, targets, noisy_in, noisy_t;
-    std::vector<int64_t> mse_idx;
+    std::vector<torch::Tensor> tokens, steps, targets;
+    std::vector<int64_t> mse_idx, noisy_rows;  // sequence positions / rows in packed_vae_tokens of noisy tokens
+    int64_t vae_rows = 0;                      // rows of packed_vae_tokens so far
     for (const auto& img : pack.vae_images) {
       const auto& pixels = image_of(samples, img, "VAE");
       SGT_CHECK(pixels.width == img.grid_w * f && pixels.height == img.grid_h * f, "train.batch",
@@ -93,13 +94,15 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
         tokens.push_back((1.0 - t) * x0 + t * eps);
         targets.push_back(eps - x0);
         steps.push_back(torch::full({n}, t, torch::kFloat32).to(dev));
-        noisy_in.push_back(tokens.back());
-        noisy_t.push_back(steps.back());
-        for (int64_t k = 0; k < n; ++k) mse_idx.push_back(img.first_token + k);
+        for (int64_t k = 0; k < n; ++k) {
+          mse_idx.push_back(img.first_token + k);
+          noisy_rows.push_back(vae_rows + k);
+        }
       } else {
         tokens.push_back(x0);
         steps.push_back(torch::zeros({n}, torch::kFloat32).to(dev));
       }
+      vae_rows += n;
     }
     SGT_CHECK(mse_idx == pack.mse_loss_indexes, "train.batch",
               "noisy image tokens ({}) disagree with the pack's MSE indexes ({})", mse_idx.size(),
@@ -112,9 +115,10 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
               "{} VAE tokens for {} VAE positions", in.packed_vae_tokens.size(0), in.packed_vae_token_indexes.size(0));
     if (!targets.empty()) {
       b.mse_targets = torch::cat(targets);
-      // x_t as the model sees it (cast to the params' dtype and back), so x0-prediction inverts its own input.
-      b.mse_inputs = torch::cat(noisy_in).to(opt.dtype).to(torch::kFloat32);
-      b.mse_timesteps = torch::cat(noisy_t);
+      // The model's own inputs at those rows, so x0-prediction inverts exactly the x_t it was given.
+      const auto rows = i64(noisy_rows, dev);
+      b.mse_inputs = in.packed_vae_tokens.index_select(0, rows).to(torch::kFloat32);
+      b.mse_timesteps = in.packed_timesteps.index_select(0, rows);
     }
     b.mse_indexes = i64(mse_idx, dev);
     b.mse_tokens = static_cast<int64_t>(mse_idx.size());
