@@ -1,7 +1,7 @@
 // libFuzzer target for the tokenizer: any byte string must encode to in-range ids, decode to well-formed UTF-8,
 // round-trip to its NFC form when no added token occurs in it, and, read as ids, decode or raise sgt::Error.
 // Crashes, sanitizer reports, other exception types and broken invariants (__builtin_trap) are findings.
-// The tokenizer is the Qwen fixture (../shared/fixtures/qwen-tokenizer) or $SGT_FUZZ_TOKENIZER.
+// The tokenizer is the one the project ships (assets/qwen-tokenizer) or $SGT_FUZZ_TOKENIZER.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +19,7 @@ const sgt::text::Tokenizer& tokenizer() {
   static const sgt::text::Tokenizer t = [] {
     const char* env = std::getenv("SGT_FUZZ_TOKENIZER");
     const auto path = env ? std::filesystem::path(env)
-                          : std::filesystem::path(__FILE__).parent_path() / "../../shared/fixtures/qwen-tokenizer";
+                          : std::filesystem::path(__FILE__).parent_path() / "../assets/qwen-tokenizer";
     return sgt::text::Tokenizer::load(path.string());
   }();
   return t;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Here (the build machine): builds sgt and the CUDA tests with -DSGT_WITH_CUDA=ON in build-cuda/ and packs what a
 # GPU machine without Debian packages needs into .devpack/ (git-ignored): the stripped binaries, the shared
-# libraries they use beyond glibc and libtorch (libjpeg, libspng, libarchive and its own), and the Qwen tokenizer
-# fixture. scripts/gpu_run.sh unpacks and runs it there against the machine's own PyTorch 2.11 (docs/gpu.md).
+# libraries they use beyond glibc and libtorch (libjpeg, libspng, libarchive and its own); the
+# tokenizer travels in the working tree (assets/). scripts/gpu_run.sh unpacks and runs it there against the machine's own PyTorch 2.11 (docs/gpu.md).
 #   scripts/gpu_pack.sh            then carry .devpack with the working tree
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +15,7 @@ fi
 ninja -C "$build" -j "${SGT_JOBS:-$(nproc)}" sgt cuda_tests infer_cuda_tests
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/bin" "$stage/lib" "$stage/shared/fixtures"
+mkdir -p "$stage/bin" "$stage/lib"
 for b in "$build/bin/sgt" "$build/tests/train/cuda_tests" "$build/tests/infer/infer_cuda_tests"; do
   strip --strip-debug -o "$stage/bin/$(basename "$b")" "$b"
 done
@@ -23,7 +23,6 @@ done
 ldd "$build/bin/sgt" "$build/tests/train/cuda_tests" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
   grep -v -E '/(libc|libm|libdl|librt|libpthread|libutil|libgcc_s|libstdc\+\+|ld-linux)[.-]' |
   grep -v -E 'site-packages|/cuda' | while read -r l; do cp -L "$l" "$stage/lib/"; done
-cp -r "$root/../shared/fixtures/qwen-tokenizer" "$stage/shared/fixtures/"
 echo "{\"built\": \"$(date -u +%FT%TZ)\", \"commit\": \"$(git rev-parse --short HEAD)\", \"build_dir\": \"$root/$build\"}" \
   > "$stage/pack.json"
 mkdir -p .devpack

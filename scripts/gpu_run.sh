@@ -23,7 +23,8 @@ if [ "$src" != "$root" ]; then mkdir -p "$(dirname "$src")" && ln -sfn "$root" "
 mkdir -p "$built/bin" && cp "$pack/bin/sgt" "$built/bin/sgt"
 torch_lib="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
 export LD_LIBRARY_PATH="$pack/lib:$torch_lib:${LD_LIBRARY_PATH:-}"
-export SGT_SHARED_DIR="$pack/shared" SGT_TOKENIZER="$pack/shared/fixtures/qwen-tokenizer/tokenizer.json"
+# The tokenizer and the other data files travel with the working tree (assets/).
+export SGT_ASSETS_DIR="$root/assets"
 step() {  # step NAME TIMEOUT CMD...: runs CMD with a time limit, logs to OUT/NAME.log, reports the status and time
   local name="$1" limit="$2"; shift 2
   local t0=$SECONDS

@@ -12,12 +12,16 @@ missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+t0=$SECONDS
 if ((${#missing[@]})); then
   echo "[setup] installing Debian packages: ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+echo "[dev] Debian packages: $((SECONDS - t0)) s"
+
+t0=$SECONDS
 
 py="${SGT_BOOTSTRAP_PYTHON:-python3}"
 stamp=".venv/.sgt-requirements"
@@ -29,3 +33,4 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 .venv/bin/python -c "import torch; print('[setup] torch', torch.__version__)"
+echo "[dev] .venv: $((SECONDS - t0)) s"

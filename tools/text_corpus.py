@@ -19,7 +19,8 @@ import sysconfig
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.environ.get("SGT_SHARED_DIR") or os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
+ROOT = os.path.normpath(os.path.join(HERE, ".."))
+ASSETS = os.path.join(ROOT, "assets")  # the data files the project ships (assets/README.md)
 
 
 def read(path):
@@ -40,10 +41,10 @@ def chunks(text, rng, lo=200, hi=4000):
 def prose(rng):
     stdlib = sysconfig.get_paths()["stdlib"]
     texts = [read(os.path.join(stdlib, "pydoc_data", "topics.py"))]
-    texts += [read(p) for p in sorted(glob.glob(os.path.join(SHARED, "docs", "*.md")))]
-    for p in sorted(glob.glob(os.path.join(SHARED, "fixtures", "geneval", "*.jsonl"))):
+    texts += [read(p) for p in sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]
+    for p in sorted(glob.glob(os.path.join(ASSETS, "geneval", "*.jsonl"))):
         texts += [json.loads(line).get("prompt", "") for line in open(p, encoding="utf-8") if line.strip()]
-    instr = json.load(open(os.path.join(SHARED, "fixtures", "sgt-prompts", "instructions.json"), encoding="utf-8"))
+    instr = json.load(open(os.path.join(ASSETS, "sgt-prompts", "instructions.json"), encoding="utf-8"))
     for v in instr.values():
         texts += v if isinstance(v, list) else [str(v)]
     return chunks("\n".join(texts), rng)
@@ -273,7 +274,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--mb", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--tokenizer", default=os.path.join(SHARED, "fixtures", "qwen-tokenizer", "tokenizer.json"))
+    ap.add_argument("--tokenizer", default=os.path.join(ASSETS, "qwen-tokenizer", "tokenizer.json"))
     ap.add_argument("--mix", choices=["full", "prose-code"], default="full",
                     help="full: every hard case (the parity corpus); prose-code: English prose and source code only")
     ap.add_argument("--raw", help="also write the documents back to back as one text file (for benchmarks)")

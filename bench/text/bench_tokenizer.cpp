@@ -33,7 +33,7 @@ double reference(const std::string& engine, const std::string& tok, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string tok = sgt::testing::source_dir() + "/../shared/fixtures/qwen-tokenizer/tokenizer.json";
+  const std::string tok = sgt::testing::asset("qwen-tokenizer/tokenizer.json");
   std::string corpus = argc > 1 ? argv[1] : "";
   const int repeat = argc > 2 ? std::atoi(argv[2]) : 3;
   if (corpus.empty()) {

@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "cli/commands.h"
+#include "core/assets.h"
 #include "core/env.h"
 
 #ifdef SGT_WITH_CUDA
@@ -25,6 +26,12 @@ void run_env() {
 #endif
   std::printf("intra-op threads: %d, rank %d of %d (local %d)\n", at::get_num_threads(), env::rank(),
               env::world_size(), env::local_rank());
+  // Where the shipped data files come from (assets/README.md): the first folder listed that holds a file wins.
+  const auto roots = asset_roots();
+  std::printf("assets folders: %s\n", roots.empty() ? "none found (set SGT_ASSETS_DIR)" : "");
+  for (const auto& r : roots) std::printf("  %s (%s)\n", r.dir.c_str(), r.origin.c_str());
+  const auto tok = find_asset(kDefaultTokenizerAsset);
+  std::printf("default tokenizer: %s\n", tok ? (tok->path + " (" + tok->origin + ")").c_str() : "not found");
   const bool cuda = torch::cuda::is_available();
   std::printf("CUDA available: %s, devices: %d\n", cuda ? "yes" : "no", cuda ? static_cast<int>(torch::cuda::device_count()) : 0);
 #ifdef SGT_WITH_CUDA
@@ -39,7 +46,7 @@ void run_env() {
 }  // namespace
 
 void register_env(CLI::App& app) {
-  auto* cmd = app.add_subcommand("env", "Print versions, threads and the CUDA devices this build can use");
+  auto* cmd = app.add_subcommand("env", "Print versions, threads, the assets folder and the CUDA devices this build can use");
   cmd->callback([] { run_env(); });
 }
 

@@ -98,9 +98,16 @@ void run_tune(const TuneArgs& a) {
   }
   // --tokenizer / --device / --precision / --attention apply to both stages (rank r of a multi-GPU launch uses
   // cuda:LOCAL_RANK).
+  // The tokenizer is resolved (and its origin logged) once, before any work: --tokenizer, else the config's, else
+  // $SGT_TOKENIZER, else the one in assets/ (train::find_tokenizer). A missing file is one line here, not an error
+  // after the world has been rendered.
+  const std::string tokenizer = train::find_tokenizer(!a.tokenizer.empty() ? a.tokenizer : cfg.tokenizer);
+  SGT_CHECK(fs::exists(tokenizer), "tune", "tokenizer {} does not exist", tokenizer);
+  if (!a.tokenizer.empty() || !cfg.tokenizer.empty())
+    log::info("tokenizer: {} ({})", tokenizer, !a.tokenizer.empty() ? "--tokenizer" : "the config's 'tokenizer'");
   for (train::TrainConfig* c : {&cfg, pre ? &*pre : nullptr}) {
     if (!c) continue;
-    if (!a.tokenizer.empty()) c->tokenizer = a.tokenizer;
+    c->tokenizer = tokenizer;
     if (!a.device.empty()) c->device = a.device;
     if (!a.precision.empty()) c->precision = a.precision;
     if (!a.attention.empty()) c->attention = a.attention;
@@ -225,7 +232,7 @@ void register_tune(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--attention", a->attention, "auto | splitwise | dense | packed (the decoder's attention kernels)")
       ->check(CLI::IsMember({"auto", "splitwise", "dense", "packed"}));
-  cmd->add_option("--tokenizer", a->tokenizer, "Qwen2 tokenizer.json (default: $SGT_TOKENIZER or shared fixtures)");
+  cmd->add_option("--tokenizer", a->tokenizer, "Qwen2 tokenizer.json (default: $SGT_TOKENIZER, else assets/qwen-tokenizer/tokenizer.json)");
   cmd->add_option("--heldout", a->heldout,
                   "held-out shard(s) of the first (proxy) source, measured before and after (default: the recipe's)");
   cmd->add_option("--eval-samples", a->eval_samples, "held-out scenes measured before and after");

@@ -12,6 +12,7 @@
 #endif
 #include <nlohmann/json.hpp>
 
+#include "core/assets.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -97,17 +98,18 @@ std::string StepMetrics::to_json() const {
 }
 
 std::string find_tokenizer(const std::string& hint) {
-  if (!hint.empty()) return hint;
-  if (const char* env = std::getenv("SGT_TOKENIZER"); env && *env) return env;
-  for (const char* c : {"../shared/fixtures/qwen-tokenizer/tokenizer.json",
-                        "../../shared/fixtures/qwen-tokenizer/tokenizer.json"}) {
-    if (fs::exists(c)) return c;
+  if (!hint.empty()) {
+    log::debug("tokenizer: {} (given)", hint);  // sgt tune logs where a given one came from
+    return hint;
   }
-#ifdef SGT_SOURCE_DIR
-  const std::string beside = std::string(SGT_SOURCE_DIR) + "/../shared/fixtures/qwen-tokenizer/tokenizer.json";
-  if (fs::exists(beside)) return beside;
-#endif
-  SGT_FAIL(kC, "no tokenizer: pass --tokenizer PATH (a Qwen2 tokenizer.json) or set SGT_TOKENIZER");
+  if (const char* env = std::getenv("SGT_TOKENIZER"); env && *env) {
+    log::info("tokenizer: {} ($SGT_TOKENIZER)", env);
+    return env;
+  }
+  // The Qwen tokenizer shipped in assets/ (assets/README.md); require_asset names every folder it looked in.
+  const FoundAsset found = require_asset(kDefaultTokenizerAsset);
+  log::info("tokenizer: {} (the project's assets, found via the {})", found.path, found.origin);
+  return found.path;
 }
 
 Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(cfg)), dist_(std::move(dist)) {

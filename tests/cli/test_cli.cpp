@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <torch/torch.h>
@@ -47,6 +48,52 @@ TEST(Cli, ErrorsAreOneClearLineAndNonZeroExit) {
   EXPECT_NE(usage.exit_code, 0);
   auto unknown = run_sgt("no-such-command");
   EXPECT_NE(unknown.exit_code, 0);
+}
+
+// An installed sgt (cmake --install) finds the tokenizer and the other data files beside itself, with no source tree
+// or environment variable naming them (core/assets.h, assets/README.md).
+TEST(Cli, InstalledBinaryFindsItsAssets) {
+  namespace fs = std::filesystem;
+  using sgt::testing::shell_quote;
+  sgt::testing::TempDir dir("cli-install");
+  const std::string prefix = dir.file("prefix");
+  auto inst = sgt::testing::run_command(shell_quote(SGT_TEST_CMAKE) + " --install " +
+                                        shell_quote(sgt::testing::binary_dir()) + " --prefix " + shell_quote(prefix) +
+                                        " 2>&1");
+  ASSERT_EQ(inst.exit_code, 0) << inst.output;
+  const std::string tok = prefix + "/share/sgt/assets/qwen-tokenizer/tokenizer.json";
+  ASSERT_TRUE(fs::is_regular_file(tok)) << inst.output;
+  ASSERT_TRUE(fs::is_regular_file(prefix + "/share/sgt/assets/README.md"));
+  auto env = sgt::testing::run_command("cd " + shell_quote(dir.path()) + " && env -u SGT_ASSETS_DIR -u SGT_TOKENIZER " +
+                                       shell_quote(prefix + "/bin/sgt") + " env 2>&1");
+  ASSERT_EQ(env.exit_code, 0) << env.output;
+  EXPECT_NE(env.output.find("default tokenizer: " + fs::weakly_canonical(tok).string() + " (executable)"),
+            std::string::npos)
+      << env.output;
+  // SGT_ASSETS_DIR still comes first.
+  auto over = sgt::testing::run_command("SGT_ASSETS_DIR=" + shell_quote(sgt::testing::source_dir() + "/assets") + " " +
+                                        shell_quote(prefix + "/bin/sgt") + " env 2>&1");
+  EXPECT_NE(over.output.find("(SGT_ASSETS_DIR)\n"), std::string::npos) << over.output;
+}
+
+// sgt tune resolves its tokenizer before any work and says which file it uses: --tokenizer, then $SGT_TOKENIZER, each
+// failing in one line when the file is missing.
+TEST(Cli, TuneTokenizerOverridesFailEarlyNamingTheFile) {
+  sgt::testing::TempDir dir("cli-tok");
+  const std::string missing = dir.file("missing/tokenizer.json");
+  auto flag = run_sgt("tune --run-dir " + sgt::testing::shell_quote(dir.file("run")) + " --tokenizer " +
+                      sgt::testing::shell_quote(missing) + " 2>&1");
+  EXPECT_EQ(flag.exit_code, 1);
+  EXPECT_NE(flag.output.find("sgt: error: [tune] tokenizer " + missing + " does not exist"), std::string::npos)
+      << flag.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/world"))) << "the world was rendered before the check";
+  auto env = sgt::testing::run_command("SGT_TOKENIZER=" + sgt::testing::shell_quote(missing) + " " +
+                                       sgt::testing::shell_quote(sgt_bin()) + " tune --run-dir " +
+                                       sgt::testing::shell_quote(dir.file("run")) + " 2>&1");
+  EXPECT_EQ(env.exit_code, 1);
+  EXPECT_NE(env.output.find("tokenizer: " + missing + " ($SGT_TOKENIZER)"), std::string::npos) << env.output;
+  EXPECT_NE(env.output.find("sgt: error: [tune] tokenizer " + missing + " does not exist"), std::string::npos)
+      << env.output;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "data/proxy_tasks.h"
+#include "testing/testing.h"
 
 using namespace sgt;
 using namespace sgt::data;
@@ -198,9 +199,7 @@ TEST(ProxyTasks, InstructionsSeededAndFromFixture) {
   EXPECT_THROW(make_proxy_task(cfg, instr), Error);
   EXPECT_THROW(config::from_json<ProxyTaskConfig>(config::Json{{"tsk", "segment"}}, "cfg"), Error);
 
-  const std::string fixture = "/work/shared/fixtures/sgt-prompts/instructions.json";
-  if (!std::filesystem::exists(fixture)) GTEST_SKIP() << "fixture not present";
-  const auto full = Instructions::load(fixture);
+  const auto full = Instructions::load(sgt::testing::asset("sgt-prompts/instructions.json"));
   EXPECT_EQ(full.list("segment").size(), 279u);
   EXPECT_EQ(full.list("segment")[0], "Segment instances with different colors.");
   EXPECT_EQ(full.list("recon").size(), 364u);

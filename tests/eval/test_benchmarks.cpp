@@ -1,5 +1,5 @@
 // CV-Bench and GenEval scorers on hand-made fixtures in the official formats, checked against hand-computed scores;
-// the GenEval metadata fixture (shared/fixtures/geneval) against the counts in the spec.
+// the GenEval metadata the project ships (assets/geneval) against the documented counts.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -168,7 +168,7 @@ TEST(GenEval, OfficialRulesHandComputed) {
 
 TEST(GenEval, MetadataFolderAndSummary) {
   // The shipped metadata: 553 prompts with the documented tag counts; the long variant has the same requirements.
-  const std::string fx = testing::source_dir() + "/../shared/fixtures/geneval/";
+  const std::string fx = testing::source_dir() + "/assets/geneval/";
   const auto meta = read_geneval_metadata(fx + "evaluation_metadata.jsonl");
   const auto longm = read_geneval_metadata(fx + "evaluation_metadata_long.jsonl");
   ASSERT_EQ(meta.size(), 553u);

@@ -55,10 +55,7 @@ inline testing::ProcessResult sgt_run(const std::string& args, const std::string
   return testing::run_command(q(testing::binary_dir() + "/bin/sgt") + " --log-level " + level + " " + args + " 2>&1");
 }
 
-inline std::string tokenizer_path() {
-  const char* shared = std::getenv("SGT_SHARED_DIR");
-  return (shared ? std::string(shared) : testing::source_dir() + "/../shared") + "/fixtures/qwen-tokenizer/tokenizer.json";
-}
+inline std::string tokenizer_path() { return testing::asset("qwen-tokenizer/tokenizer.json"); }
 
 // The CLI tests' fixture: a random tiny model (seed 4) saved as dir/tiny.safetensors and a 50 x 37 test pattern as
 // dir/in.png. Returns the model arguments of every sgt inference command (trailing space included).

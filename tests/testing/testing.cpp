@@ -19,6 +19,12 @@ namespace fs = std::filesystem;
 std::string source_dir() { return SGT_TEST_SOURCE_DIR; }
 std::string binary_dir() { return SGT_TEST_BINARY_DIR; }
 
+std::string asset(const std::string& relative) {
+  const std::string p = source_dir() + "/assets/" + relative;
+  SGT_CHECK(fs::is_regular_file(p), "test", "the asset {} is missing (assets/README.md lists what ships)", p);
+  return p;
+}
+
 TempDir::TempDir(const std::string& tag) {
   static std::atomic<int> counter{0};
   path_ = binary_dir() + "/test-tmp/" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);

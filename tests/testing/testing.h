@@ -27,6 +27,9 @@ ProcessResult run_command(const std::string& command);
 // Runs tools/<script> with the project's Python (the .venv that holds the reference packages).
 ProcessResult run_python_tool(const std::string& script, const std::vector<std::string>& args);
 std::string source_dir();
+// A file shipped in the repository's assets/ (assets/README.md), e.g. "qwen-tokenizer/tokenizer.json"; throws when
+// it is missing.
+std::string asset(const std::string& relative);
 std::string binary_dir();
 std::string shell_quote(const std::string& s);
 // A TCP port on 127.0.0.1 that was free a moment ago (for MASTER_PORT of multi-process tests).

@@ -14,15 +14,9 @@
 
 namespace sgt::testing {
 
-std::string qwen_tokenizer_dir() {
-  const char* shared = std::getenv("SGT_SHARED_DIR");
-  const std::string dir = (shared ? std::string(shared) : source_dir() + "/../shared") + "/fixtures/qwen-tokenizer";
-  SGT_CHECK(std::filesystem::exists(dir + "/tokenizer.json"), "test",
-            "the Qwen tokenizer fixture is missing: {}/tokenizer.json (set SGT_SHARED_DIR)", dir);
-  return dir;
-}
+std::string qwen_tokenizer_dir() { return std::filesystem::path(qwen_tokenizer_json()).parent_path().string(); }
 
-std::string qwen_tokenizer_json() { return qwen_tokenizer_dir() + "/tokenizer.json"; }
+std::string qwen_tokenizer_json() { return asset("qwen-tokenizer/tokenizer.json"); }
 
 const text::Tokenizer& qwen_tokenizer() {
   static const text::Tokenizer t = text::Tokenizer::load(qwen_tokenizer_json());

@@ -9,7 +9,7 @@
 
 namespace sgt::testing {
 
-// ../shared/fixtures/qwen-tokenizer beside the source tree (or $SGT_SHARED_DIR/fixtures/qwen-tokenizer).
+// The Qwen tokenizer the repository ships (assets/qwen-tokenizer).
 std::string qwen_tokenizer_dir();
 std::string qwen_tokenizer_json();
 // The Qwen tokenizer, loaded once per test process.

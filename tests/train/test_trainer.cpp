@@ -354,10 +354,18 @@ TEST_F(Trainer, FlowMatchingBatchFollowsTheFormulas) {
 // The main job in miniature: world, tuning, held-out measurement, grid, curves, summary.
 TEST_F(Trainer, TuneRecipeRunsEndToEnd) {
   const std::string run = dir_->file("tune_cli");
+  // As a user runs it: no tokenizer named anywhere, from a folder with nothing beside it.
   auto res = sgt::testing::run_command(
-      fmt::format("{} tune --run-dir {} --pretrain-steps 2 --steps 2 --eval-samples 2 --eval-steps 3 2>&1",
-                  shell_quote(sgt_bin()), shell_quote(run)));
+      fmt::format("cd {} && env -u SGT_TOKENIZER -u SGT_ASSETS_DIR {} tune --run-dir {} --pretrain-steps 2 --steps 2 "
+                  "--eval-samples 2 --eval-steps 3 2>&1",
+                  shell_quote(dir_->path()), shell_quote(sgt_bin()), shell_quote(run)));
   ASSERT_EQ(res.exit_code, 0) << res.output;
+  // It says which tokenizer it used: the one the checkout ships.
+  EXPECT_NE(res.output.find("tokenizer: " + fs::weakly_canonical(sgt::testing::asset("qwen-tokenizer/tokenizer.json"))
+                                               .string() +
+                            " (the project's assets"),
+            std::string::npos)
+      << res.output;
   EXPECT_NE(res.output.find("held-out matched-instance IoU"), std::string::npos) << res.output;
   for (const char* f : {"summary.json", "heldout_grid.png", "loss_curves.png", "metrics.jsonl", "model.json",
                         "world/world.json"})
