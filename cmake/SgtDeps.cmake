@@ -43,6 +43,30 @@ find_package(Torch REQUIRED)
 add_library(sgt_fmt INTERFACE)
 target_include_directories(sgt_fmt SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 
+# Apache Arrow / Parquet C++ from the PyPI pyarrow wheel in .venv (src/data/parquet.h), found the way libtorch is:
+# its headers and the versioned libraries it ships (libarrow.so.NNNN, libparquet.so.NNNN; no unversioned links).
+execute_process(
+  COMMAND "${SGT_PYTHON}" -c "import pyarrow; print(pyarrow.get_include()); print(pyarrow.get_library_dirs()[0]); print(pyarrow.__version__)"
+  OUTPUT_VARIABLE _sgt_arrow_out RESULT_VARIABLE _sgt_arrow_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _sgt_arrow_rc EQUAL 0)
+  message(FATAL_ERROR "[sgt] ${SGT_PYTHON} cannot import pyarrow (Arrow/Parquet C++): run scripts/setup.sh")
+endif()
+string(REPLACE "\n" ";" _sgt_arrow_lines "${_sgt_arrow_out}")
+list(GET _sgt_arrow_lines 0 SGT_ARROW_INCLUDE_DIR)
+list(GET _sgt_arrow_lines 1 SGT_ARROW_LIB_DIR)
+list(GET _sgt_arrow_lines 2 SGT_ARROW_VERSION)
+file(GLOB _sgt_libarrow "${SGT_ARROW_LIB_DIR}/libarrow.so.[0-9]*")
+file(GLOB _sgt_libparquet "${SGT_ARROW_LIB_DIR}/libparquet.so.[0-9]*")
+list(FILTER _sgt_libarrow EXCLUDE REGEX "\\.so\\.[0-9]+\\.[0-9]")      # the SONAME file, not a longer alias
+list(FILTER _sgt_libparquet EXCLUDE REGEX "\\.so\\.[0-9]+\\.[0-9]")
+if(NOT _sgt_libarrow OR NOT _sgt_libparquet)
+  message(FATAL_ERROR "[sgt] libarrow.so.* / libparquet.so.* not found in ${SGT_ARROW_LIB_DIR}")
+endif()
+add_library(sgt_arrow INTERFACE)
+target_include_directories(sgt_arrow SYSTEM INTERFACE "${SGT_ARROW_INCLUDE_DIR}")
+target_link_libraries(sgt_arrow INTERFACE ${_sgt_libparquet} ${_sgt_libarrow})
+message(STATUS "[sgt] Arrow/Parquet ${SGT_ARROW_VERSION} from ${SGT_ARROW_LIB_DIR}")
+
 # TORCH_CXX_FLAGS carries the ABI define; keep it on every target.
 separate_arguments(SGT_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 

@@ -22,6 +22,7 @@ void register_edit(CLI::App& app);      // infer: editing
 void register_segment(CLI::App& app);   // infer: SGT proxy tasks
 void register_eval(CLI::App& app);           // sgt eval cvbench | geneval | seg (parent: cli/eval.h)
 void register_eval_world(CLI::App& app);     // sgt eval world
+void register_eval_pope(CLI::App& app);      // sgt eval pope
 void register_eval_analysis(CLI::App& app);  // sgt eval probe | attention
 
 }  // namespace sgt::cli

@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/eval.h"
 #include "cli/infer_args.h"
+#include "core/assets.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "data/image.h"
@@ -26,7 +28,7 @@ namespace fs = std::filesystem;
 CLI::App* eval_command(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     if (sub->get_name() == "eval") return sub;
-  auto* cmd = app.add_subcommand("eval", "Benchmarks and analyses: cvbench, geneval, probe, attention, seg, world");
+  auto* cmd = app.add_subcommand("eval", "Benchmarks and analyses: cvbench, geneval, pope, probe, attention, seg, world");
   cmd->require_subcommand(1);
   return cmd;
 }
@@ -37,20 +39,27 @@ void write_json_out(const std::string& path, const nlohmann::ordered_json& j) {
   std::printf("wrote %s\n", path.c_str());
 }
 
+void write_markdown_out(const std::string& path, const std::string& markdown) {
+  if (path.empty()) return;
+  io::atomic_write_text(path, markdown);
+  std::printf("wrote %s\n", path.c_str());
+}
+
 namespace {
 
 struct CvArgs {
-  std::string questions, answers, out;
+  std::vector<std::string> questions;  // test_2d / test_3d (parquet or JSONL), or the older test.jsonl
+  std::string answers, out, markdown;
   infer::ModelArgs model;        // optional: answer with the model instead of reading --answers
-  std::string root, answers_out;  // root: folder holding img/ (default: the folder of --questions)
+  std::string root, answers_out;  // root: folder holding img/ (default: the folder of the first --questions)
   int64_t vit_w = 0, vit_h = 0, max_length = 16;
   std::string resize = "bagel";
 };
 struct GenArgs {
-  std::string metadata, detections, results, out, per_image;
+  std::string metadata, detections, results, out, per_image, markdown;
   infer::ModelArgs model;    // optional: generate the GenEval folder with the model
   std::string generate_out;  // <out>/<NNNNN>/{metadata.jsonl, samples/<NNNN>.png}
-  int64_t images_per_prompt = 1, width = 1024, height = 1024;
+  int64_t images_per_prompt = 4, width = 1024, height = 1024;  // BAGEL's protocol (scripts/eval/run_geneval.sh)
   bool think = false;
   infer::ImageGenOptions gen;
 };
@@ -68,7 +77,7 @@ std::map<int64_t, std::string> answer_cvbench(const CvArgs& a, const std::vector
   infer::TextGenOptions t;
   t.max_length = a.max_length;  // greedy (do_sample false), no think mode (spec §4.3)
   auto answer = infer::make_understand_fn(a.model, t, a.vit_w, a.vit_h, a.resize);
-  const std::string root = !a.root.empty() ? a.root : fs::path(a.questions).parent_path().string();
+  const std::string root = !a.root.empty() ? a.root : fs::path(a.questions.front()).parent_path().string();
   std::unique_ptr<Progress> bar;
   if (a.model.progress) bar = std::make_unique<Progress>("cvbench", static_cast<int64_t>(items.size()), "q");
   auto answers = eval::run_cvbench(items, root.empty() ? "." : root,
@@ -84,20 +93,29 @@ std::map<int64_t, std::string> answer_cvbench(const CvArgs& a, const std::vector
 }
 
 void run_cvbench(const CvArgs& a) {
-  const auto items = eval::read_cvbench_jsonl(a.questions);
+  const auto items = eval::read_cvbench_files(a.questions);
   if (!has_model(a.model))
     SGT_CHECK(!a.answers.empty(), "eval", "give --answers (answers JSONL) or a model (--model / --config + --weights)");
   const auto answers = has_model(a.model) ? answer_cvbench(a, items) : eval::read_cvbench_answers(a.answers);
   const auto s = eval::score_cvbench(items, answers);
   std::fputs(eval::cvbench_table(s).c_str(), stdout);
   write_json_out(a.out, eval::cvbench_scores_json(s));
+  write_markdown_out(a.markdown, eval::cvbench_markdown(s));
+}
+
+// --metadata, else the long rewritten prompts BAGEL and SGT report (assets/geneval/evaluation_metadata_long.jsonl).
+std::string geneval_metadata(const GenArgs& a) {
+  if (!a.metadata.empty()) return a.metadata;
+  const std::string p = require_asset("geneval/evaluation_metadata_long.jsonl").path;
+  std::printf("metadata: %s (the long prompts; --metadata for others)\n", p.c_str());
+  return p;
 }
 
 // Generates the official GenEval folder with the model (resumable: existing samples are kept).
 void generate_geneval(const GenArgs& a) {
   SGT_CHECK(has_model(a.model), "eval", "--generate-out needs a model (--model / --config + --weights)");
-  SGT_CHECK(!a.metadata.empty(), "eval", "--generate-out needs --metadata (evaluation_metadata*.jsonl)");
-  const auto prompts = eval::read_geneval_metadata(a.metadata);
+  SGT_CHECK(a.images_per_prompt > 0, "eval", "--images-per-prompt {} must be positive", a.images_per_prompt);
+  const auto prompts = eval::read_geneval_metadata(geneval_metadata(a));
   int64_t missing = 0;  // the progress total: samples not on disk yet
   for (size_t i = 0; i < prompts.size(); ++i)
     for (int64_t k = 0; k < a.images_per_prompt; ++k)
@@ -122,22 +140,19 @@ void run_geneval(const GenArgs& a) {
   if (!a.results.empty()) {
     s = eval::summarize_geneval_results_file(a.results);
   } else {
-    SGT_CHECK(!a.metadata.empty(), "eval", "--detections needs --metadata (evaluation_metadata*.jsonl)");
-    const auto prompts = eval::read_geneval_metadata(a.metadata);
+    const auto prompts = eval::read_geneval_metadata(geneval_metadata(a));
     const auto results = eval::score_geneval_detections(a.detections, prompts);
     s = eval::summarize_geneval(results);
-    if (!a.per_image.empty()) {  // the official results.jsonl fields
+    if (!a.per_image.empty()) {  // the official results.jsonl: summary_scores.py reads it unchanged
       std::string text;
-      for (const auto& r : results)
-        text += nlohmann::ordered_json{{"filename", r.filename}, {"tag", r.tag}, {"prompt", r.prompt},
-                                       {"correct", r.decision.correct}, {"reason", r.decision.reason}}
-                    .dump() +
-                "\n";
+      for (const auto& r : results) text += eval::geneval_result_json(r).dump() + "\n";
       io::atomic_write_text(a.per_image, text);
+      std::printf("wrote %s (%zu images)\n", a.per_image.c_str(), results.size());
     }
   }
   std::fputs(eval::geneval_table(s).c_str(), stdout);
   write_json_out(a.out, eval::geneval_summary_json(s));
+  write_markdown_out(a.markdown, eval::geneval_markdown(s));
 }
 
 // Pairs <pred>/<name> with <gt>/<name> (same file name, PNG or JPEG) and averages the metric over pairs.
@@ -195,13 +210,17 @@ void register_eval(CLI::App& app) {
   CLI::App* parent = eval_command(app);
   {
     auto a = std::make_shared<CvArgs>();
-    auto* cmd = parent->add_subcommand("cvbench", "Score CV-Bench answers (official test.jsonl + {idx, answer} JSONL), "
+    auto* cmd = parent->add_subcommand("cvbench", "Score CV-Bench answers ({idx, answer} JSONL) with Cambrian's rules, "
                                                   "or answer with a model first");
-    cmd->add_option("--questions", a->questions, "CV-Bench test.jsonl")->required();
+    cmd->add_option("--questions", a->questions,
+                    "CV-Bench questions, repeatable: the release's test_2d.parquet / test_3d.parquet (images inside), "
+                    "their .jsonl beside an img/ tree, or the older test.jsonl")
+        ->required();
     cmd->add_option("--answers", a->answers, "JSONL of {\"idx\": n, \"answer\": \"raw model text\"} (without a model)");
     cmd->add_option("--out", a->out, "scores JSON");
+    cmd->add_option("--markdown", a->markdown, "scores as a Markdown report");
     add_optional_model_options(cmd, a->model);
-    cmd->add_option("--root", a->root, "folder holding the img/ tree (default: the folder of --questions)");
+    cmd->add_option("--root", a->root, "folder holding the img/ tree (default: the folder of the first --questions)");
     cmd->add_option("--answers-out", a->answers_out, "with a model: write the answers JSONL here");
     cmd->add_option("--max-length", a->max_length, "greedy decoding steps, the start token included (default 16)");
     cmd->add_option("--vit-width", a->vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
@@ -215,18 +234,24 @@ void register_eval(CLI::App& app) {
     auto a = std::make_shared<GenArgs>();
     auto* cmd = parent->add_subcommand("geneval", "Score GenEval detections with the official rules, or summarise "
                                                   "the official evaluator's results.jsonl");
-    cmd->add_option("--metadata", a->metadata, "evaluation_metadata.jsonl (or _long) used for generation");
+    cmd->add_option("--metadata", a->metadata,
+                    "evaluation_metadata*.jsonl (default: assets/geneval/evaluation_metadata_long.jsonl, the long "
+                    "prompts BAGEL and SGT report; evaluation_metadata.jsonl for the original ones)");
     cmd->add_option("--detections", a->detections, "detections JSONL (docs/eval.md)");
     cmd->add_option("--results", a->results, "results.jsonl of geneval's evaluation/evaluate_images.py");
-    cmd->add_option("--per-image", a->per_image, "write per-image decisions (official results fields)");
+    cmd->add_option("--per-image", a->per_image,
+                    "write the official results.jsonl (filename, tag, prompt, correct, reason, metadata, details)");
     cmd->add_option("--out", a->out, "summary JSON");
-    // Generation with a model (SGT's settings as defaults: 1 image, 1024 px, seed 42, cfg interval [0, 1]).
+    cmd->add_option("--markdown", a->markdown, "summary as a Markdown report");
+    // Generation with a model, BAGEL's protocol as defaults (eval/gen/gen_images_mp.py): 4 images a prompt at
+    // 1024 px, text CFG 4 over [0, 1] without image CFG, timestep shift 3, 50 steps, seed 42.
     a->gen.seed = 42;
     a->gen.cfg_img_scale = 1.0;
     a->gen.cfg_interval_lo = 0.0;
     add_optional_model_options(cmd, a->model);
     cmd->add_option("--generate-out", a->generate_out, "generate <DIR>/<NNNNN>/samples/<NNNN>.png for --metadata");
-    cmd->add_option("--images-per-prompt", a->images_per_prompt, "images per prompt (default 1; the original uses 4)");
+    cmd->add_option("--images-per-prompt", a->images_per_prompt,
+                    "images per prompt (default 4, as GenEval and BAGEL; SGT's script used 1)");
     cmd->add_option("--width", a->width, "image width (default 1024)");
     cmd->add_option("--height", a->height, "image height (default 1024)");
     cmd->add_flag("--think", a->think, "prepend BAGEL's generation think system prompt");

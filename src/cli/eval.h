@@ -10,4 +10,6 @@ namespace sgt::cli {
 CLI::App* eval_command(CLI::App& app);
 // Writes pretty JSON atomically when path is not empty, and says so.
 void write_json_out(const std::string& path, const nlohmann::ordered_json& j);
+// Writes a Markdown summary atomically when path is not empty, and says so (every benchmark's --markdown).
+void write_markdown_out(const std::string& path, const std::string& markdown);
 }  // namespace sgt::cli

@@ -8,14 +8,18 @@
 #include "core/error.h"
 #include "data/webdataset.h"
 #include "eval/world_bench.h"
+#include "eval/world_pope.h"
 #include "io/atomic_file.h"
 
 namespace sgt::cli {
 namespace {
 
+// The negative sampling of --export-pope is fixed so that every export of the same shards asks the same questions.
+constexpr uint64_t kWorldPopeSeed = 0;
+
 struct WorldEvalArgs {
   std::vector<std::string> shards;
-  std::string answers, images, export_cvbench, export_prompts, detections_out, out;
+  std::string answers, images, export_cvbench, export_prompts, export_pope, detections_out, out;
   bool self_check = false;
 };
 
@@ -37,6 +41,14 @@ void run_world_eval(const WorldEvalArgs& a) {
     for (const auto& p : wb.geneval) text += p.raw.dump() + "\n";
     io::atomic_write_text(a.export_prompts, text);
     std::printf("exported %zu GenEval prompts to %s\n", wb.geneval.size(), a.export_prompts.c_str());
+    did = true;
+  }
+  if (!a.export_pope.empty()) {
+    const eval::WorldPopeSource src = eval::read_world_pope_scenes(shards, true);
+    const auto items = eval::make_world_pope(src.scenes, kWorldPopeSeed);
+    eval::export_world_pope(items, src.jpeg, a.export_pope);
+    std::printf("exported %zu POPE questions (3 splits) to %s (coco_pope_<split>.json + images)\n", items.size(),
+                a.export_pope.c_str());
     did = true;
   }
   if (!a.answers.empty()) {
@@ -61,7 +73,8 @@ void run_world_eval(const WorldEvalArgs& a) {
     j["geneval_self_check"] = eval::geneval_summary_json(s);
     did = true;
   }
-  SGT_CHECK(did, "eval", "nothing to do: give --answers, --images, --self-check, --export-cvbench or --export-prompts");
+  SGT_CHECK(did, "eval", "nothing to do: give --answers, --images, --self-check, --export-cvbench, --export-prompts "
+                         "or --export-pope");
   if (!j.empty()) write_json_out(a.out, j);
 }
 
@@ -76,6 +89,7 @@ void register_eval_world(CLI::App& app) {
   cmd->add_option("--detections-out", a->detections_out, "where to write the detector's JSONL (default <images>/detections.jsonl)");
   cmd->add_option("--export-cvbench", a->export_cvbench, "write test.jsonl + images in the official CV-Bench layout");
   cmd->add_option("--export-prompts", a->export_prompts, "write the GenEval prompts as evaluation metadata JSONL");
+  cmd->add_option("--export-pope", a->export_pope, "write coco_pope_<split>.json + images (POPE's official format)");
   cmd->add_flag("--self-check", a->self_check, "score the detector on the scenes' own images");
   cmd->add_option("--out", a->out, "scores JSON");
   cmd->callback([a] { run_world_eval(*a); });

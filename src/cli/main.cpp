@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   sgt::cli::register_segment(app);
   sgt::cli::register_eval(app);
   sgt::cli::register_eval_world(app);
+  sgt::cli::register_eval_pope(app);
   sgt::cli::register_eval_analysis(app);
   sgt::cli::register_data_bench(app);
   try {

@@ -1,7 +1,8 @@
-// CV-Bench reader, prompt, answer extraction and scores (spec-sgt-data-eval.md §4.2-4.3).
+// CV-Bench readers, prompt, Cambrian's answer extraction and the dataset card's scores (docs/eval.md "CV-Bench").
 #include "eval/cvbench.h"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -9,7 +10,9 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "data/parquet.h"
 #include "io/atomic_file.h"
+#include "text/unicode.h"
 
 namespace sgt::eval {
 namespace {
@@ -46,6 +49,12 @@ CvBenchItem cvbench_item_from_json(const nlohmann::json& j, const std::string& w
   it.type = field<std::string>(j, "type", where);
   SGT_CHECK(it.type == "2D" || it.type == "3D", "cvbench", "{}: type '{}' is not 2D or 3D", where, it.type);
   it.task = field<std::string>(j, "task", where);
+  // CV-Bench's four tasks (the synthetic world asks the same ones): a misspelt task would silently become a score
+  // of its own.
+  const bool known = it.type == "2D" ? (it.task == "Count" || it.task == "Relation")
+                                     : (it.task == "Depth" || it.task == "Distance");
+  SGT_CHECK(known, "cvbench", "{}: unknown task '{}' for a {} item (2D: Count, Relation; 3D: Depth, Distance)", where,
+            it.task, it.type);
   it.source = j.contains("source") ? field<std::string>(j, "source", where) : fallback_source;
   SGT_CHECK(!it.source.empty(), "cvbench", "{}: missing field 'source'", where);
   it.question = j.contains("question") ? field<std::string>(j, "question", where) : "";
@@ -57,6 +66,9 @@ CvBenchItem cvbench_item_from_json(const nlohmann::json& j, const std::string& w
             where, it.answer, it.choices.size());
   if (j.contains("filename") && j["filename"].is_string()) it.filename = j["filename"].get<std::string>();
   else if (j.contains("image") && j["image"].is_string()) it.filename = j["image"].get<std::string>();
+  // Parquet: the HF Image struct {bytes, path}; its bytes are the encoded image.
+  if (j.contains("image") && j["image"].is_object() && j["image"].contains("bytes") && j["image"]["bytes"].is_binary())
+    it.image_bytes = j["image"]["bytes"].get_binary();
   return it;
 }
 
@@ -65,24 +77,102 @@ std::vector<CvBenchItem> read_cvbench_jsonl(const std::string& path) {
   std::set<int64_t> seen;
   config::for_each_jsonl(path, [&](const config::Json& j, const std::string& where) {
     items.push_back(cvbench_item_from_json(j, where));
+    items.back().file = path;
     SGT_CHECK(seen.insert(items.back().idx).second, "cvbench", "{}: duplicate idx {}", where, items.back().idx);
   });
   SGT_CHECK(!items.empty(), "cvbench", "{} holds no question", path);
   return items;
 }
 
+std::vector<CvBenchItem> read_cvbench_parquet(const std::string& path) {
+  std::vector<CvBenchItem> items;
+  std::set<int64_t> seen;
+  data::for_each_parquet_row(path, {}, [&](const nlohmann::json& j, const std::string& where) {
+    items.push_back(cvbench_item_from_json(j, where));
+    items.back().file = path;
+    SGT_CHECK(seen.insert(items.back().idx).second, "cvbench", "{}: duplicate idx {}", where, items.back().idx);
+  });
+  SGT_CHECK(!items.empty(), "cvbench", "{} holds no question", path);
+  return items;
+}
+
+std::vector<CvBenchItem> read_cvbench_files(const std::vector<std::string>& paths) {
+  SGT_CHECK(!paths.empty(), "cvbench", "no questions file given");
+  std::vector<CvBenchItem> all;
+  std::map<int64_t, std::string> owner;
+  for (const std::string& p : paths) {
+    auto items = data::looks_like_parquet(p) ? read_cvbench_parquet(p) : read_cvbench_jsonl(p);
+    for (auto& it : items) {
+      const auto [pos, fresh] = owner.emplace(it.idx, p);
+      SGT_CHECK(fresh, "cvbench", "idx {} is in both {} and {}", it.idx, pos->second, p);
+      all.push_back(std::move(it));
+    }
+  }
+  return all;
+}
+
 std::string cvbench_prompt(const CvBenchItem& item) { return item.prompt + "\n" + kCvBenchSuffix; }
 
-std::string extract_choice_letter(const std::string& prediction) {
-  const std::string p = trim(prediction);
-  if (p.size() == 1 && is_option_letter(p[0])) return p;
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (!is_option_letter(p[i])) continue;
-    const char next = i + 1 < p.size() ? p[i + 1] : '\0';
-    if (next == '.' || next == ',' || next == '\n') return std::string(1, p[i]);
-    if (i > 0 && p[i - 1] == '(' && next == ')') return std::string(1, p[i]);
+namespace {
+
+// Python's str.isspace() (the set str.strip() removes): ASCII \t\n\v\f\r and space, \x1c-\x1f, and the Unicode
+// White_Space / bidi whitespace code points.
+bool python_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+std::string python_strip(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b) {
+    int len = 0;
+    if (!python_space(text::decode_utf8(reinterpret_cast<const unsigned char*>(s.data() + a), len))) break;
+    a += len;
   }
-  return "";
+  while (b > a) {
+    int len = 0;
+    if (!python_space(text::decode_utf8_before(s, b, len))) break;
+    b -= len;
+  }
+  return s.substr(a, b - a);
+}
+
+// What follows the last occurrence of `sep` (Python's s.split(sep)[-1]); s itself when sep does not occur.
+std::string after_last(const std::string& s, const std::string& sep) {
+  const size_t p = s.rfind(sep);
+  return p == std::string::npos ? s : s.substr(p + sep.size());
+}
+
+}  // namespace
+
+std::string cambrian_extract(const std::string& prediction, bool omni) {
+  // str.lower(): only ASCII letters can lower-case to what the rules look for ("answer", a-f), so ASCII suffices.
+  std::string t = text::utf8_lossy(prediction);
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  t = python_strip(t);
+  for (const char* key : {"answer is", "answer is:", "answer:"})
+    if (t.find(key) != std::string::npos) t = after_last(t, key);
+  t = python_strip(t);
+  const std::string trailing = omni ? ".:," : ".";
+  while (!t.empty() && trailing.find(t.back()) != std::string::npos) t.pop_back();  // rstrip('.') / rstrip('.:,')
+  size_t lead = 0;
+  while (lead < t.size() && t[lead] == '(') ++lead;  // lstrip('(')
+  t.erase(0, lead);
+  while (!t.empty() && t.back() == ')') t.pop_back();  // rstrip(')')
+  if (t.empty()) return t;
+  int len = 0;
+  text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data()), len);
+  return t.substr(0, static_cast<size_t>(len));  // len(text) > 1 -> text[0]; one character stays as it is
+}
+
+bool cambrian_correct(const CvBenchItem& item, const std::string& prediction) {
+  const bool omni = item.type == "3D";
+  const std::string got = cambrian_extract(prediction, omni);
+  const char gt = static_cast<char>(std::tolower(static_cast<unsigned char>(answer_letter(item.answer)[0])));
+  if (got == std::string(1, gt)) return true;
+  // omni_test.py: the right choice's text counts too (it can only match a one-character choice after the cut).
+  const size_t k = static_cast<size_t>(gt - 'a');
+  return omni && k < item.choices.size() && got == item.choices[k];
 }
 
 std::string answer_letter(const std::string& answer) {
@@ -102,9 +192,9 @@ CvBenchScores score_cvbench(const std::vector<CvBenchItem>& items, const std::ma
     if (a == answers.end()) {
       ++s.missing.correct;
     } else {
-      const std::string got = extract_choice_letter(a->second);
-      if (got.empty()) ++s.failed.correct;
-      ok = !got.empty() && got == answer_letter(it.answer);
+      const std::string got = cambrian_extract(a->second, it.type == "3D");
+      if (got.size() != 1 || got[0] < 'a' || got[0] - 'a' >= static_cast<int>(it.choices.size())) ++s.failed.correct;
+      ok = cambrian_correct(it, a->second);
     }
     for (Accuracy* acc : {&s.all, &s.by_source[it.source], &s.by_task[it.task], &s.by_type[it.type]}) {
       acc->correct += ok;
@@ -122,9 +212,9 @@ CvBenchScores score_cvbench(const std::vector<CvBenchItem>& items, const std::ma
     if (type == "2D") sum2 += s.by_source[src].value(), ++n2;
     else sum3 += s.by_source[src].value(), ++n3;
   }
-  s.acc_2d = n2 ? sum2 / n2 : 0.0;
-  s.acc_3d = n3 ? sum3 / n3 : 0.0;
-  s.overall = (n2 && n3) ? (s.acc_2d + s.acc_3d) / 2 : (n2 ? s.acc_2d : s.acc_3d);
+  if (n2) s.acc_2d = sum2 / n2;
+  if (n3) s.acc_3d = sum3 / n3;
+  if (n2 && n3) s.overall = (*s.acc_2d + *s.acc_3d) / 2;
   return s;
 }
 
@@ -133,9 +223,9 @@ nlohmann::ordered_json cvbench_scores_json(const CvBenchScores& s) {
     return nlohmann::ordered_json{{"accuracy", a.value()}, {"correct", a.correct}, {"total", a.total}};
   };
   nlohmann::ordered_json j;
-  j["overall"] = s.overall;
-  j["acc_2d"] = s.acc_2d;
-  j["acc_3d"] = s.acc_3d;
+  if (s.overall) j["overall"] = *s.overall;
+  if (s.acc_2d) j["acc_2d"] = *s.acc_2d;
+  if (s.acc_3d) j["acc_3d"] = *s.acc_3d;
   j["all"] = acc(s.all);
   j["failed_extractions"] = s.failed.correct;
   j["missing_answers"] = s.missing.correct;
@@ -147,8 +237,8 @@ nlohmann::ordered_json cvbench_scores_json(const CvBenchScores& s) {
 
 std::string cvbench_table(const CvBenchScores& s) {
   std::string out = fmt::format("{:<24} {:>8} {:>12}\n", "CV-Bench", "acc (%)", "correct/n");
-  out += fmt::format("{:<24} {:>8.2f}\n{:<24} {:>8.2f}\n{:<24} {:>8.2f}\n", "overall", 100 * s.overall, "2D",
-                     100 * s.acc_2d, "3D", 100 * s.acc_3d);
+  for (const auto& [name, v] : {std::pair{"overall", s.overall}, std::pair{"2D", s.acc_2d}, std::pair{"3D", s.acc_3d}})
+    if (v) out += fmt::format("{:<24} {:>8.2f}\n", name, 100 * *v);
   auto row = [&](const std::string& name, const Accuracy& a) {
     out += fmt::format("{:<24} {:>8.2f} {:>12}\n", name, 100 * a.value(), fmt::format("{}/{}", a.correct, a.total));
   };
@@ -157,6 +247,22 @@ std::string cvbench_table(const CvBenchScores& s) {
   row("all items (micro)", s.all);
   out += fmt::format("failed extractions: {}, missing answers: {}\n", s.failed.correct, s.missing.correct);
   return out;
+}
+
+std::string cvbench_markdown(const CvBenchScores& s) {
+  std::string md = "# CV-Bench\n\n| score | accuracy (%) | correct / n |\n|---|---:|---:|\n";
+  for (const auto& [name, v] : {std::pair{"**CV-Bench** (mean of 2D and 3D)", s.overall},
+                                std::pair{"2D (mean of its sources)", s.acc_2d}, std::pair{"3D", s.acc_3d}})
+    if (v) md += fmt::format("| {} | {:.2f} | |\n", name, 100 * *v);
+  auto row = [&](const std::string& name, const Accuracy& a) {
+    md += fmt::format("| {} | {:.2f} | {} / {} |\n", name, 100 * a.value(), a.correct, a.total);
+  };
+  for (const auto& [k, v] : s.by_source) row("source " + k, v);
+  for (const auto& [k, v] : s.by_task) row("task " + k, v);
+  row("all items (micro)", s.all);
+  md += fmt::format("\nAnswers extracted with Cambrian's rules; {} answers gave no option letter, {} items had no "
+                    "answer (both counted wrong).\n", s.failed.correct, s.missing.correct);
+  return md;
 }
 
 std::map<int64_t, std::string> read_cvbench_answers(const std::string& path) {
@@ -181,9 +287,19 @@ std::map<int64_t, std::string> run_cvbench(const std::vector<CvBenchItem>& items
   SGT_CHECK(static_cast<bool>(answer), "cvbench", "no answer function given");
   std::map<int64_t, std::string> out;
   for (const CvBenchItem& it : items) {
-    SGT_CHECK(!it.filename.empty(), "cvbench", "item {} has no image filename", it.idx);
-    const data::Image img = data::convert_channels(data::read_image(root + "/" + it.filename), 3);
-    out[it.idx] = answer(img, cvbench_prompt(it));
+    data::Image img;
+    if (!it.image_bytes.empty()) {
+      img = data::decode_image(it.image_bytes, fmt::format("{} idx {}", it.file, it.idx));
+    } else {
+      SGT_CHECK(!it.filename.empty(), "cvbench", "{}: item {} has neither image bytes nor a filename", it.file, it.idx);
+      const std::string path = root + "/" + it.filename;
+      SGT_CHECK(std::filesystem::exists(path), "cvbench",
+                "{}: image {} of item {} does not exist (the current release keeps the images in test_2d.parquet / "
+                "test_3d.parquet: pass those as --questions, or --root the folder holding img/)",
+                it.file, path, it.idx);
+      img = data::read_image(path);
+    }
+    out[it.idx] = answer(data::convert_channels(img, 3), cvbench_prompt(it));
   }
   return out;
 }

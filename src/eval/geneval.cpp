@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "text/unicode.h"
 
 namespace sgt::eval {
 namespace fs = std::filesystem;
@@ -148,7 +149,7 @@ GenEvalDecision geneval_decide(const std::vector<GenEvalDetection>& detections, 
     }
     v.swap(kept);
   }
-  GenEvalDecision d{true, ""};
+  GenEvalDecision d{true, "", ""};
   std::vector<std::string> reasons;
   std::vector<std::optional<std::vector<const GenEvalDetection*>>> groups;
   for (const GenEvalRequirement& req : prompt.include) {
@@ -206,7 +207,97 @@ GenEvalDecision geneval_decide(const std::vector<GenEvalDetection>& detections, 
     }
   }
   d.reason = fmt::format("{}", fmt::join(reasons, "\n"));
+  nlohmann::ordered_json det = nlohmann::ordered_json::object();
+  for (const auto& [cls, v] : objects)
+    for (const GenEvalDetection* o : v) det[cls].push_back({o->box[0], o->box[1], o->box[2], o->box[3], o->score});
+  d.details = python_json_dumps(det);
   return d;
+}
+
+namespace {
+
+void dump_python_string(const std::string& s, std::string& out) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+          if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+          else out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    int len = 0;
+    const char32_t cp = text::decode_utf8(reinterpret_cast<const unsigned char*>(s.data() + i), len);
+    i += len;
+    if (cp < 0x10000) {
+      out += fmt::format("\\u{:04x}", static_cast<uint32_t>(cp));
+    } else {  // a surrogate pair, as Python's ensure_ascii writes it
+      const uint32_t v = static_cast<uint32_t>(cp) - 0x10000;
+      out += fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+    }
+  }
+  out += '"';
+}
+
+void dump_python(const nlohmann::ordered_json& v, std::string& out) {
+  if (v.is_object()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [k, x] : v.items()) {
+      if (!first) out += ", ";
+      first = false;
+      dump_python_string(k, out);
+      out += ": ";
+      dump_python(x, out);
+    }
+    out += '}';
+  } else if (v.is_array()) {
+    out += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out += ", ";
+      dump_python(v[i], out);
+    }
+    out += ']';
+  } else if (v.is_string()) {
+    dump_python_string(v.get<std::string>(), out);
+  } else if (v.is_number_float()) {
+    const double x = v.get<double>();
+    // Python writes floats with repr (shortest round trip, at least one decimal) and non-finite ones as NaN/Infinity.
+    if (std::isnan(x)) out += "NaN";
+    else if (std::isinf(x)) out += x > 0 ? "Infinity" : "-Infinity";
+    else {
+      std::string r = fmt::format("{}", x);
+      if (r.find_first_of(".en") == std::string::npos) r += ".0";
+      out += r;
+    }
+  } else {
+    out += v.dump();  // integers, true, false, null: the same text in both
+  }
+}
+
+}  // namespace
+
+std::string python_json_dumps(const nlohmann::ordered_json& value) {
+  std::string out;
+  dump_python(value, out);
+  return out;
+}
+
+nlohmann::ordered_json geneval_result_json(const GenEvalImageResult& r) {
+  return nlohmann::ordered_json{{"filename", r.filename},  {"tag", r.tag},
+                                {"prompt", r.prompt},      {"correct", r.decision.correct},
+                                {"reason", r.decision.reason}, {"metadata", r.metadata},
+                                {"details", r.decision.details}};
 }
 
 std::vector<GenEvalImageResult> score_geneval_detections(const std::string& path,
@@ -251,6 +342,7 @@ std::vector<GenEvalImageResult> score_geneval_detections(const std::string& path
     }
     r.tag = meta->tag;
     r.prompt = meta->prompt;
+    r.metadata = python_json_dumps(meta->raw);
     r.decision = geneval_decide(dets, *meta, opt);
     out.push_back(std::move(r));
   });
@@ -271,7 +363,10 @@ GenEvalSummary summarize_geneval(const std::vector<GenEvalImageResult>& results)
     t.first += r.decision.correct;
     ++t.second;
     good += r.decision.correct;
-    const std::string key = r.prompt_index >= 0 ? std::to_string(r.prompt_index) : r.prompt;
+    // summary_scores.py: df.groupby('metadata'); without metadata, the prompt folder, else the text.
+    const std::string key = !r.metadata.empty()      ? "m" + r.metadata
+                            : r.prompt_index >= 0 ? "i" + std::to_string(r.prompt_index)
+                                                  : "p" + r.prompt;
     prompt_ok[key] = prompt_ok[key] || r.decision.correct;
   }
   double sum = 0;
@@ -301,6 +396,8 @@ GenEvalSummary summarize_geneval_results_file(const std::string& path) {
     r.prompt = j.value("prompt", "");
     r.decision.correct = j["correct"].get<bool>();
     r.decision.reason = j.value("reason", "");
+    if (j.contains("metadata"))  // a JSON text in the official file; an object is accepted too
+      r.metadata = j["metadata"].is_string() ? j["metadata"].get<std::string>() : python_json_dumps(j["metadata"]);
     // Official summary_scores.py groups prompts by the folder of the image (…/<NNNNN>/samples/x.png).
     const std::string folder = fs::path(r.filename).parent_path().parent_path().filename().string();
     if (is_digits(folder)) r.prompt_index = std::stoll(folder);
@@ -318,6 +415,16 @@ nlohmann::ordered_json geneval_summary_json(const GenEvalSummary& s) {
   j["images"] = s.images;
   j["prompts"] = s.prompts;
   return j;
+}
+
+std::string geneval_markdown(const GenEvalSummary& s) {
+  std::string md = fmt::format("# GenEval\n\n{} images, {} prompts.\n\n| task | score (%) |\n|---|---:|\n", s.images,
+                               s.prompts);
+  for (const auto& [t, v] : s.tag_scores) md += fmt::format("| {} | {:.2f} |\n", t, 100 * v);
+  md += fmt::format("| **overall** (mean over tasks) | **{:.2f}** |\n\ncorrect images {:.2f}%, prompts with a correct "
+                    "image {:.2f}%.\n",
+                    100 * s.overall, 100 * s.correct_images, 100 * s.correct_prompts);
+  return md;
 }
 
 std::string geneval_table(const GenEvalSummary& s) {

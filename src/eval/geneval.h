@@ -59,7 +59,8 @@ std::vector<std::string> relative_position(const std::array<double, 4>& a, const
                                            double position_threshold = 0.1);
 struct GenEvalDecision {
   bool correct = false;
-  std::string reason;  // lines joined by "\n", as the official evaluator writes them
+  std::string reason;   // lines joined by "\n", as the official evaluator writes them
+  std::string details;  // the kept detections as results.jsonl's "details": {"class": [[x1, y1, x2, y2, score]]}
 };
 // The official evaluate_image(): threshold, top-k, optional NMS, then include / exclude rules.
 GenEvalDecision geneval_decide(const std::vector<GenEvalDetection>& detections, const GenEvalPrompt& prompt,
@@ -67,9 +68,16 @@ GenEvalDecision geneval_decide(const std::vector<GenEvalDetection>& detections, 
 
 struct GenEvalImageResult {
   std::string filename, tag, prompt;
+  std::string metadata;  // the prompt's metadata as results.jsonl holds it: a JSON text (python_json_dumps)
   int64_t prompt_index = -1;
   GenEvalDecision decision;
 };
+// Python's json.dumps(value) with its defaults (", " and ": " separators, non-ASCII as \uXXXX): how the official
+// evaluator writes each image's "metadata" string, which summary_scores.py groups prompts by.
+std::string python_json_dumps(const nlohmann::ordered_json& value);
+// One line of the official results.jsonl (evaluate_images.py): filename, tag, prompt, correct, reason, metadata,
+// details, in that order; summary_scores.py reads a file of these unchanged.
+nlohmann::ordered_json geneval_result_json(const GenEvalImageResult& r);
 // detections.jsonl: one line per image {"filename": ".../<NNNNN>/samples/<NNNN>.png", "detections": [{"class",
 // "score", "box": [x1, y1, x2, y2], "color"?}]}, optional "metadata" (else taken from prompts[NNNNN]).
 std::vector<GenEvalImageResult> score_geneval_detections(const std::string& detections_jsonl,
@@ -84,9 +92,11 @@ struct GenEvalSummary {
   int64_t images = 0, prompts = 0;
 };
 GenEvalSummary summarize_geneval(const std::vector<GenEvalImageResult>& results);
-// Reads the official evaluator's results.jsonl (fields filename, tag, prompt, correct) and summarises it.
+// Reads the official evaluator's results.jsonl (fields filename, tag, prompt, correct, metadata) and summarises it
+// as summary_scores.py does: prompts are told apart by their metadata string (else by their folder).
 GenEvalSummary summarize_geneval_results_file(const std::string& results_jsonl);
 nlohmann::ordered_json geneval_summary_json(const GenEvalSummary& s);
 std::string geneval_table(const GenEvalSummary& s);
+std::string geneval_markdown(const GenEvalSummary& s);
 
 }  // namespace sgt::eval

@@ -32,16 +32,30 @@ nlohmann::json cv_item(int idx, const char* type, const char* task, const char* 
 }
 
 TEST(CvBench, ExtractionAndScores) {
-  // Cambrian extraction rules.
-  EXPECT_EQ(extract_choice_letter("B"), "B");
-  EXPECT_EQ(extract_choice_letter("  C \n"), "C");
-  EXPECT_EQ(extract_choice_letter("The answer is (D)"), "D");
-  EXPECT_EQ(extract_choice_letter("A. a red chair"), "A");
-  EXPECT_EQ(extract_choice_letter("I think B, since"), "B");
-  EXPECT_EQ(extract_choice_letter("E\nbecause"), "E");
-  EXPECT_EQ(extract_choice_letter("answer: b"), "");  // lower case is not a letter answer
-  EXPECT_EQ(extract_choice_letter("(G)"), "");         // only A-F
-  EXPECT_EQ(extract_choice_letter("THE END."), "D");   // the leftmost "X." wins, as in the reference regex
+  // Cambrian's extract_mcq_answer (hand-checked cases; the parity test below covers thousands more).
+  EXPECT_EQ(cambrian_extract("B", false), "b");
+  EXPECT_EQ(cambrian_extract("  C \n", false), "c");
+  EXPECT_EQ(cambrian_extract("The answer is (D)", false), "d");
+  EXPECT_EQ(cambrian_extract("A. a red chair", false), "a");
+  EXPECT_EQ(cambrian_extract("Answer: B", false), "b");
+  EXPECT_EQ(cambrian_extract("D) 2", false), "d");
+  EXPECT_EQ(cambrian_extract("I think B, since", false), "i");  // the first character, whatever it is
+  EXPECT_EQ(cambrian_extract("(c).", false), "c");
+  EXPECT_EQ(cambrian_extract("c:", false), "c");  // len > 1: the first character
+  EXPECT_EQ(cambrian_extract("", false), "");
+  EXPECT_EQ(cambrian_extract("...", false), "");
+  EXPECT_EQ(cambrian_extract("\u00e9t\u00e9", false), "\u00e9");  // one code point, not one byte
+  // Omni3D's variant also strips ':' and ',' and accepts the right choice's text.
+  EXPECT_EQ(cambrian_extract("2,", true), "2");
+  CvBenchItem omni;
+  omni.type = "3D";
+  omni.answer = "(B)";
+  omni.choices = {"1", "2"};
+  EXPECT_TRUE(cambrian_correct(omni, "B"));
+  EXPECT_TRUE(cambrian_correct(omni, "2,"));
+  EXPECT_FALSE(cambrian_correct(omni, "1"));
+  omni.type = "2D";
+  EXPECT_FALSE(cambrian_correct(omni, "2,"));  // ade/coco: letters only
   EXPECT_EQ(answer_letter("(C)"), "C");
   EXPECT_THROW(answer_letter("C"), Error);
 
@@ -72,9 +86,9 @@ TEST(CvBench, ExtractionAndScores) {
   EXPECT_DOUBLE_EQ(s.by_source.at("ADE20K").value(), 0.5);
   EXPECT_DOUBLE_EQ(s.by_source.at("COCO").value(), 1.0);
   EXPECT_DOUBLE_EQ(s.by_source.at("Omni3D").value(), 0.25);
-  EXPECT_DOUBLE_EQ(s.acc_2d, 0.75);
-  EXPECT_DOUBLE_EQ(s.acc_3d, 0.25);
-  EXPECT_DOUBLE_EQ(s.overall, 0.5);
+  EXPECT_DOUBLE_EQ(*s.acc_2d, 0.75);
+  EXPECT_DOUBLE_EQ(*s.acc_3d, 0.25);
+  EXPECT_DOUBLE_EQ(*s.overall, 0.5);
   EXPECT_EQ(s.all.correct, 4);
   EXPECT_EQ(s.failed.correct, 1);
   EXPECT_EQ(s.missing.correct, 1);

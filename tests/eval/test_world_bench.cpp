@@ -77,14 +77,14 @@ TEST(WorldBench, ShardsThroughTheScorers) {
     a_share[it.source].first += it.answer == "(A)";
     ++a_share[it.source].second;
   }
-  EXPECT_DOUBLE_EQ(score_cvbench(wb.cvbench, truth).overall, 1.0);
+  EXPECT_DOUBLE_EQ(*score_cvbench(wb.cvbench, truth).overall, 1.0);
   const auto sa = score_cvbench(wb.cvbench, always_a);
   ASSERT_EQ(a_share.size(), 2u);  // world-2D and world-3D
   const double e2 = double(a_share["world-2D"].first) / a_share["world-2D"].second;
   const double e3 = double(a_share["world-3D"].first) / a_share["world-3D"].second;
-  EXPECT_DOUBLE_EQ(sa.acc_2d, e2);
-  EXPECT_DOUBLE_EQ(sa.acc_3d, e3);
-  EXPECT_DOUBLE_EQ(sa.overall, (e2 + e3) / 2);
+  EXPECT_DOUBLE_EQ(*sa.acc_2d, e2);
+  EXPECT_DOUBLE_EQ(*sa.acc_3d, e3);
+  EXPECT_DOUBLE_EQ(*sa.overall, (e2 + e3) / 2);
 
   // Export in the official layout and read it back through the CV-Bench reader.
   export_world_cvbench(wb, dir.path() + "/cvb");
