@@ -47,9 +47,15 @@ function(sgt_add_test name)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
-  string(REPLACE ";" "\\;" _labels "${A_LABELS}")  # keep every label through gtest_discover_tests
-  gtest_discover_tests(${name}
-    PROPERTIES LABELS "${_labels}" TIMEOUT ${A_TIMEOUT}
-    ENVIRONMENT "SGT_PYTHON=${SGT_PYTHON};SGT_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
-    DISCOVERY_TIMEOUT 60)
+  # The properties are set by an include file that ctest reads after the discovered tests are defined, not through
+  # gtest_discover_tests(PROPERTIES ...): CMake 3.25 splits those values into words, so a second label and the
+  # TIMEOUT were read as property names and lost. (Tests find Python and the sources through sgt_testing's
+  # compile definitions, not the environment.)
+  gtest_discover_tests(${name} TEST_LIST ${name}_TESTS DISCOVERY_TIMEOUT 60)
+  set(_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_properties.cmake)
+  file(WRITE ${_file}
+    "if(DEFINED ${name}_TESTS)\n"
+    "  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${A_LABELS}\" TIMEOUT ${A_TIMEOUT})\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${_file})
 endfunction()
