@@ -15,6 +15,7 @@
 #include "data/sa1b.h"
 #include "data/webdataset.h"
 #include "io/atomic_file.h"
+#include "io/safe_path.h"
 
 namespace sgt::cli {
 namespace {
@@ -47,6 +48,9 @@ void run_render(const RenderArgs& a) {
       continue;
     }
     try {
+      // The key comes from a tar member name: a hostile one (absolute, `..`) is a bad sample, never a write
+      // outside --out. Keys with folders (sam_selection/sa_1) get their folders inside --out.
+      const std::string base = io::prepare_path_inside(a.out, s.key, "data render");
       data::ProxySource src;
       src.image = data::convert_channels(data::decode_image(s.at("jpg"), s.key), 3);
       if (s.has("json")) {
@@ -58,7 +62,6 @@ void run_render(const RenderArgs& a) {
       if (s.has("depth.png")) src.depth = data::decode_image(s.at("depth.png"), s.key + ".depth.png");
       Rng rng = Rng::derive(a.seed, hash64(s.key));  // colours and instruction fixed per image and seed
       const auto ex = task->make(src, rng);
-      const std::string base = (std::filesystem::path(a.out) / s.key).string();
       data::write_png(base + ".input.png", ex.input);
       data::write_png(base + ".target.png", ex.target);
       io::atomic_write_text(base + ".txt", ex.instruction + "\n");

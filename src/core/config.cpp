@@ -1,12 +1,13 @@
 #include "core/config.h"
 
 #include "core/file.h"
+#include "core/json_limited.h"
 
 namespace sgt::config {
 
 Json parse(const std::string& text, const std::string& where) {
   try {
-    return Json::parse(text);
+    return parse_json_limited<Json>(text, where);
   } catch (const nlohmann::json::parse_error& e) {
     SGT_FAIL("config", "{}: malformed JSON at byte {}: {}", where, e.byte, e.what());
   }
@@ -27,7 +28,7 @@ void for_each_jsonl(const std::string& path, const std::function<void(const Json
     const std::string where = fmt::format("{}:{}", path, no);
     Json j;
     try {
-      j = Json::parse(line);
+      j = parse_json_limited<Json>(line, where);
     } catch (const nlohmann::json::parse_error& e) {
       if (skip_malformed) continue;
       SGT_FAIL("config", "{}: malformed JSON at byte {}: {}", where, e.byte, e.what());

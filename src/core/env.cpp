@@ -44,4 +44,11 @@ std::optional<bool> progress() {
   return *v != "0";
 }
 
+int64_t max_image_pixels() {
+  constexpr int64_t kPilMaxImagePixels = 89'478'485;  // PIL.Image.MAX_IMAGE_PIXELS: int(1024 * 1024 * 1024 // 4 // 3)
+  const int64_t v = get_int("SGT_MAX_IMAGE_PIXELS", kPilMaxImagePixels);
+  SGT_CHECK(v >= 0, "env", "SGT_MAX_IMAGE_PIXELS={} is negative (0 = no limit)", v);
+  return v;
+}
+
 }  // namespace sgt::env

@@ -20,5 +20,9 @@ std::string log_level();
 bool log_all_ranks();
 // SGT_PROGRESS = 0 disables progress bars, 1 forces them even when stderr is not a terminal.
 std::optional<bool> progress();
+// SGT_MAX_IMAGE_PIXELS: the largest width*height an image decode accepts (data/image.h), checked on the header
+// before any allocation so that a tiny file claiming 65535x65535 cannot allocate 17 GB. Default PIL's
+// Image.MAX_IMAGE_PIXELS (89,478,485); 0 means no limit. A negative value is an sgt::Error.
+int64_t max_image_pixels();
 
 }  // namespace sgt::env

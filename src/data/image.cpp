@@ -13,6 +13,7 @@
 #include <jerror.h>
 #include <spng.h>
 
+#include "core/env.h"
 #include "core/error.h"
 #include "data/bad_sample.h"
 #include "io/atomic_file.h"
@@ -21,6 +22,20 @@ namespace sgt::data {
 namespace {
 
 constexpr BadSampleReason kCorrupt = BadSampleReason::kCorruptImage;
+
+// Called on the header's claimed size, before any pixel buffer exists: a 74-byte PNG may claim 65535x65535 RGBA
+// (17 GB). Same limit as PIL's decompression-bomb check (Image.MAX_IMAGE_PIXELS), overridable by env knob.
+void check_claimed_size(int64_t width, int64_t height, const std::string& name) {
+  if (width <= 0 || height <= 0)
+    throw BadSampleError(kCorrupt, "image", fmt::format("{}: image header claims an empty size {}x{}", name, width,
+                                                        height));
+  const int64_t limit = env::max_image_pixels();
+  if (limit > 0 && width * height > limit)
+    throw BadSampleError(kCorrupt, "image",
+                         fmt::format("{}: image header claims {}x{} = {} pixels, above the limit of {} pixels "
+                                     "(SGT_MAX_IMAGE_PIXELS; 0 = no limit)",
+                                     name, width, height, width * height, limit));
+}
 
 // libjpeg reports errors through a callback that must not return: longjmp back to the decode call.
 struct JpegErr {
@@ -57,6 +72,12 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int64
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
+  try {
+    check_claimed_size(cinfo.image_width, cinfo.image_height, name);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
     jpeg_destroy_decompress(&cinfo);
     throw BadSampleError(kCorrupt, "image", fmt::format("{}: CMYK/YCCK JPEG is not supported", name));
@@ -104,6 +125,7 @@ Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
   check(spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size()), "buffer");
   spng_ihdr ihdr;
   check(spng_get_ihdr(ctx.get(), &ihdr), "header");
+  check_claimed_size(ihdr.width, ihdr.height, name);
   spng_trns trns;
   const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
   int fmt = SPNG_FMT_RGB8, channels = 3, flags = 0;
@@ -283,6 +305,8 @@ ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
     info.height = cinfo.image_height;
     info.channels = cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
     jpeg_destroy_decompress(&cinfo);
+    // Refused here too: callers size buffers or resize plans from the probe before decoding.
+    check_claimed_size(info.width, info.height, name);
     return info;
   }
   if (info.format == ImageFormat::kPng) {
@@ -292,6 +316,7 @@ ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
     if (rc == 0) rc = spng_get_ihdr(ctx.get(), &ihdr);
     if (rc != 0)
       throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt PNG header: {}", name, spng_strerror(rc)));
+    check_claimed_size(ihdr.width, ihdr.height, name);
     spng_trns trns;
     const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
     info.width = ihdr.width;

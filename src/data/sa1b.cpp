@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_limited.h"
 #include "data/resize.h"
 
 namespace sgt::data {
@@ -91,9 +92,11 @@ std::string strip_dot_slash(std::string s) {
 SaRecord parse_sa1b_json(std::string_view text, const std::string& name) {
   json j;
   try {
-    j = json::parse(text.begin(), text.end());
+    j = parse_json_limited<json>(text, name);
   } catch (const json::exception& e) {
     throw BadSampleError(kBadJson, "sa1b", fmt::format("{}: invalid JSON: {}", name, e.what()));
+  } catch (const Error& e) {  // nested too deep: a bad sample like any other unusable JSON
+    throw BadSampleError(kBadJson, "sa1b", e.detail());
   }
   SGT_BAD_SAMPLE(j.is_object(), kBadJson, "sa1b", "{}: top level is not an object", name);
   auto img = j.find("image");

@@ -15,6 +15,7 @@
 #include "data/webdataset.h"
 #include "data/world.h"
 #include "io/atomic_file.h"
+#include "io/safe_path.h"
 
 namespace sgt::eval {
 namespace fs = std::filesystem;
@@ -192,7 +193,9 @@ void export_world_cvbench(const WorldBenchmark& wb, const std::string& dir) {
   }
   io::atomic_write_text(dir + "/test.jsonl", text);
   for (const auto& [key, bytes] : wb.jpeg) {
-    io::atomic_write_text(dir + "/" + key + ".jpg", std::string(bytes.begin(), bytes.end()));
+    // Keys are tar member names: io::prepare_path_inside keeps a hostile one (absolute, `..`) from writing outside dir.
+    const std::string path = io::prepare_path_inside(dir, key + ".jpg", "world_bench: CV-Bench export");
+    io::atomic_write_text(path, std::string(bytes.begin(), bytes.end()));
   }
 }
 

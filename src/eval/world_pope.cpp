@@ -14,6 +14,7 @@
 #include "data/webdataset.h"
 #include "data/world.h"
 #include "io/atomic_file.h"
+#include "io/safe_path.h"
 
 namespace sgt::eval {
 namespace fs = std::filesystem;
@@ -164,10 +165,14 @@ void export_world_pope(const std::vector<PopeItem>& items, const std::map<std::s
   }
   for (const auto& [split, t] : text) io::atomic_write_text(fmt::format("{}/coco_pope_{}.json", dir, split), t);
   for (const std::string& image : images) {
-    const std::string key = fs::path(image).stem().string();
+    // The image name is the scene key + ".jpg"; the key may hold folders (sam_selection/sa_1), so drop only the
+    // extension rather than taking the stem.
+    const std::string key = fs::path(image).replace_extension().string();
     const auto f = jpeg.find(key);
     SGT_CHECK(f != jpeg.end(), "world_pope", "no image bytes for {} (read the shards with keep_images)", image);
-    io::atomic_write_text(dir + "/" + image, std::string(f->second.begin(), f->second.end()));
+    // Keys are tar member names: io::prepare_path_inside keeps a hostile one (absolute, `..`) from writing outside dir.
+    const std::string path = io::prepare_path_inside(dir, image, "world_pope: POPE export");
+    io::atomic_write_text(path, std::string(f->second.begin(), f->second.end()));
   }
 }
 

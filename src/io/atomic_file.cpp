@@ -1,12 +1,14 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "core/error.h"
 
@@ -31,6 +33,26 @@ void fsync_dir(const std::string& dir) {
 }
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  struct stat st {};
+  // Keep a symlink: publish its final target. Followed hop by hop (not canonical()) so that a dangling link creates
+  // its target instead of being replaced; 40 hops is the kernel's own ELOOP limit.
+  const std::string given = path_;
+  for (int hop = 0; ::lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode); ++hop) {
+    SGT_CHECK(hop < 40, kC, "cannot resolve the symlink {}: too many levels of links", given);
+    std::error_code ec;
+    const std::filesystem::path link(path_), target = std::filesystem::read_symlink(link, ec);
+    SGT_CHECK(!ec, kC, "cannot resolve the symlink {}: {}", path_, ec.message());
+    path_ = (target.is_absolute() ? target : link.parent_path() / target).lexically_normal().string();
+  }
+  if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    const bool stream = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+    SGT_CHECK(stream, kC, "refusing to replace {}: it is a {}, not a regular file", path_,
+              S_ISDIR(st.st_mode) ? "folder" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    SGT_CHECK(fd_ >= 0, kC, "cannot open {} for writing: {}", path_, std::strerror(errno));
+    stream_ = true;
+    return;
+  }
   tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_counter++);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   SGT_CHECK(fd_ >= 0, kC, "cannot create {}: {}", tmp_, std::strerror(errno));
@@ -38,7 +60,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(tmp_.c_str());
+  if (!committed_ && !stream_) ::unlink(tmp_.c_str());
 }
 
 void AtomicFile::write(const void* data, size_t n) {
@@ -47,7 +69,7 @@ void AtomicFile::write(const void* data, size_t n) {
   while (n > 0) {
     ssize_t w = ::write(fd_, p, n);
     if (w < 0 && errno == EINTR) continue;
-    SGT_CHECK(w > 0, kC, "writing {} failed: {}", tmp_, std::strerror(errno));
+    SGT_CHECK(w > 0, kC, "writing {} failed: {}", stream_ ? path_ : tmp_, std::strerror(errno));
     p += w;
     n -= static_cast<size_t>(w);
   }
@@ -55,6 +77,12 @@ void AtomicFile::write(const void* data, size_t n) {
 
 void AtomicFile::commit() {
   SGT_CHECK(!committed_, kC, "{}: committed twice", path_);
+  if (stream_) {  // a FIFO / device has no durable content to fsync and nothing to rename
+    ::close(fd_);
+    fd_ = -1;
+    committed_ = true;
+    return;
+  }
   SGT_CHECK(::fsync(fd_) == 0, kC, "fsync {} failed: {}", tmp_, std::strerror(errno));
   ::close(fd_);
   fd_ = -1;

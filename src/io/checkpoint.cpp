@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "core/json_limited.h"
 #include "core/log.h"
 #include "io/atomic_file.h"
 
@@ -123,7 +124,7 @@ CheckpointInfo open_checkpoint(const std::string& dir) {
   SGT_CHECK(fs::exists(mpath), kC, "{} has no manifest.json (incomplete or not a checkpoint)", dir);
   nlohmann::ordered_json m;
   try {
-    m = nlohmann::ordered_json::parse(read_text_file(mpath));
+    m = parse_json_limited<nlohmann::ordered_json>(read_text_file(mpath), mpath);
   } catch (const nlohmann::json::exception& e) {
     SGT_FAIL(kC, "{}: malformed manifest: {}", mpath, e.what());
   }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_limited.h"
 #include "io/atomic_file.h"
 
 namespace sgt::io {
@@ -53,7 +54,7 @@ SafetensorsFile SafetensorsFile::from_mapping(std::shared_ptr<MappedFile> mappin
   const char* hdr = reinterpret_cast<const char*>(f.mapping_->data() + 8);
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(hdr, hdr + n);
+    header = parse_json_limited(std::string_view(hdr, n), path);
   } catch (const nlohmann::json::exception& e) {
     SGT_FAIL(kC, "{}: malformed JSON header: {}", path, e.what());
   }

@@ -1,6 +1,7 @@
 #include "text/tokenizer_json.h"
 
 #include "core/error.h"
+#include "core/json_limited.h"
 
 namespace sgt::text {
 namespace {
@@ -149,6 +150,7 @@ class Sax : public nlohmann::json_sax<Json> {
 namespace {
 TokenizerJson parse(const std::string& text, const std::string& where, bool vocab_at_root) {
   TokenizerJson out;
+  check_json_depth(text, where);  // same limit as every other JSON file we read
   Sax sax(out, vocab_at_root);
   const bool ok = Json::sax_parse(text, &sax);
   SGT_CHECK(ok && sax.error().empty(), "text.tokenizer", "cannot parse {}: {}", where,

@@ -82,6 +82,20 @@ TEST(Sa1b, BadSamplesHaveReasons) {
   EXPECT_EQ(reason_of([] { parse_sa1b_json(R"({"image": {"image_id": 1, "width": 4, "height": 2}, "annotations": [{"segmentation": {"size": [2, 4], "counts": [1, 2, 6]}}]})", "x"); }), R::kBadRle);
 }
 
+// Hostile input (issue 26): 10^5 nested arrays would overflow the stack of a recursive walk; it is a bad_json
+// sample naming the file and the depth limit (core/json_limited.h).
+TEST(Sa1b, DeeplyNestedJsonIsABadSample) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  try {
+    parse_sa1b_json(deep, "sa_1.json");
+    ADD_FAILURE() << "no error";
+  } catch (const BadSampleError& e) {
+    EXPECT_EQ(e.reason(), BadSampleReason::kBadJson);
+    EXPECT_EQ(e.component(), "sa1b");
+    EXPECT_EQ(e.detail(), "sa_1.json: JSON nested deeper than 512 levels (at byte 512)");
+  }
+}
+
 TEST(Sa1b, FolderAndShardErrors) {
   testing::TempDir dir("sa1bbad");
   const auto ref = test::run_ref("sa1b", dir, "sa1b.json");
