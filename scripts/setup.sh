@@ -6,7 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 debs=(cmake ninja-build ccache g++ pkg-config python3-venv nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-      libjpeg62-turbo-dev libturbojpeg0-dev libspng-dev libpng-dev libarchive-dev zlib1g-dev
+      libjpeg62-turbo-dev libturbojpeg0-dev libspng-dev libpng-dev libarchive-dev zlib1g-dev libssl-dev
       libgloo-dev)  # gloo headers for c10d's ProcessGroupGloo.hpp (docs/distributed.md)
 missing=()
 for p in "${debs[@]}"; do

@@ -2,12 +2,40 @@
 // a single line; the exit status is non-zero.
 #include <cstdio>
 #include <exception>
+#include <new>
+#include <string>
 
 #include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+
+namespace {
+
+// The policy is one line per error: newlines become " | ", and a message echoing a huge input (a 100 kB prompt, a
+// megabyte JSON value) keeps its head and tail around a note of what was cut.
+std::string one_line(std::string msg) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string out;
+  for (char c : msg) {
+    if (c == '\n') out += " | ";
+    else if (c != '\r') out += c;
+  }
+  constexpr size_t kHead = 600, kTail = 200;
+  if (out.size() > kHead + kTail + 64)
+    out = out.substr(0, kHead) + " ... (" + std::to_string(out.size() - kHead - kTail) + " characters cut) ... " +
+          out.substr(out.size() - kTail);
+  return out;
+}
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "sgt: error: %s\n", one_line(msg).c_str());
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sgt: Semantic Generative Tuning for unified multimodal models (C++/libtorch)"};
@@ -38,12 +66,20 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const sgt::Interrupted& e) {  // stopped on request after saving: 128 + signal, as a shell reports it
+    std::fprintf(stderr, "sgt: %s\n", one_line(e.what()).c_str());
+    return 128 + e.signal();
   } catch (const sgt::Error& e) {
-    std::fprintf(stderr, "sgt: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
+  } catch (const c10::OutOfMemoryError& e) {
+    return fail("[torch] out of memory: " + std::string(e.what_without_backtrace()));
+  } catch (const c10::Error& e) {  // libtorch's own checks: its message without the 20-40 line C++ backtrace
+    return fail("[torch] " + std::string(e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    return fail("[memory] out of memory (std::bad_alloc): an allocation was refused; a smaller input, batch or "
+                "model, or more memory, is needed");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sgt: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   }
   return 0;
 }

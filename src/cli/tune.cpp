@@ -19,6 +19,7 @@
 #include "data/world.h"
 #include "eval/proxy_eval.h"
 #include "io/atomic_file.h"
+#include "io/run_lock.h"
 #include "io/checkpoint.h"
 #include "train/distributed.h"
 #include "train/trainer.h"
@@ -38,6 +39,7 @@ struct TuneArgs {
   int64_t min_region = -1;   // -1: the recipe's kWorldSegMinPixels, or SegMatchOptions' default
   double cfg_text = 1.0, cfg_img = 1.0;
   bool no_eval = false;
+  bool restart = false;
 };
 
 void write_curves(const std::string& run_dir, const std::vector<train::StepMetrics>& history) {
@@ -111,9 +113,14 @@ void run_tune(const TuneArgs& a) {
     if (!a.device.empty()) c->device = a.device;
     if (!a.precision.empty()) c->precision = a.precision;
     if (!a.attention.empty()) c->attention = a.attention;
+    if (a.restart) c->restart = true;
   }
   cfg.validate();  // before any work: a bad combination (bf16 on the CPU, ...) is one line
   if (pre) pre->validate();
+  // The recipe's whole folder (world, stage 1, stage 2) belongs to this job; each trainer locks its own run folder
+  // again (re-entrant within the process), which is what protects a --config run.
+  std::shared_ptr<io::RunLock> lock;
+  if (recipe && env.rank == 0) lock = io::RunLock::acquire(cfg.run_dir);
   if (recipe) {
     if (env.rank == 0 && !fs::exists(world + "/world.json")) {
       log::info("tune: rendering the synthetic world into {}", world);
@@ -210,7 +217,8 @@ void run_tune(const TuneArgs& a) {
                 start.mean_iou, end.mean_iou, end_ema.mean_iou, start.foreground_iou, end.foreground_iou,
                 start.input_sensitivity, end.input_sensitivity, cfg.run_dir.c_str());
   } else if (env.rank == 0) {
-    std::printf("tune: %lld steps done; %s\n", static_cast<long long>(trainer.step()), cfg.run_dir.c_str());
+    std::printf("tune: %lld steps done; %s; %s\n", static_cast<long long>(trainer.step()),
+                trainer.bad_sample_summary().c_str(), cfg.run_dir.c_str());
   }
 }
 
@@ -247,6 +255,9 @@ void register_tune(CLI::App& app) {
   cmd->add_option("--cfg-text", a->cfg_text, "text CFG scale of the held-out generations");
   cmd->add_option("--cfg-img", a->cfg_img, "image CFG scale of the held-out generations");
   cmd->add_flag("--no-eval", a->no_eval, "skip the held-out measurement");
+  cmd->add_flag("--restart", a->restart,
+                "start over although the run folder holds checkpoints (they and metrics.jsonl move into "
+                "RUN/previous-<time>/ first; without it that is an error)");
   cmd->callback([a] { run_tune(*a); });
 }
 

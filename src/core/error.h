@@ -24,6 +24,18 @@ class Error : public std::runtime_error {
   std::string detail_;
 };
 
+// A run stopped on request (SIGINT / SIGTERM, core/stop_signal.h) after saving its state: the CLI exits with
+// 128 + signal (130, 143), as a shell reports a process ended by that signal.
+class Interrupted : public Error {
+ public:
+  Interrupted(std::string component, const std::string& message, int signal)
+      : Error(std::move(component), message), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
 // "[2, 3, 4]" for messages.
 std::string shape_str(const std::vector<int64_t>& shape);
 

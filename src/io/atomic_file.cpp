@@ -98,4 +98,27 @@ void atomic_write_text(const std::string& path, const std::string& text) {
   f.commit();
 }
 
+void append_text(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  SGT_CHECK(fd >= 0, kC, "cannot open {} to append: {}", path, std::strerror(errno));
+  struct stat st {};
+  const off_t before = ::fstat(fd, &st) == 0 ? st.st_size : -1;
+  const char* p = text.data();
+  size_t n = text.size();
+  int err = 0;
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      err = w < 0 ? errno : EIO;
+      break;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  if (err != 0 && before >= 0 && S_ISREG(st.st_mode)) (void)!::ftruncate(fd, before);  // no torn last line
+  if (::close(fd) != 0 && err == 0) err = errno;
+  SGT_CHECK(err == 0, kC, "appending {} bytes to {} failed: {}", text.size(), path, std::strerror(err));
+}
+
 }  // namespace sgt::io

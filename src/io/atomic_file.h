@@ -33,6 +33,9 @@ class AtomicFile {
 };
 
 void atomic_write_text(const std::string& path, const std::string& text);
+// Appends text to path (created if absent) with every write checked: a full disk or an I/O error is an sgt::Error
+// naming the file, and a partial write is cut back so the file never ends in a torn line (metrics.jsonl).
+void append_text(const std::string& path, const std::string& text);
 // fsync a folder so that a rename inside it is durable.
 void fsync_dir(const std::string& dir);
 using ::sgt::read_text_file;  // core/file.h; kept under io:: for its many callers

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <regex>
 
@@ -11,6 +12,7 @@
 #include "core/json_limited.h"
 #include "core/log.h"
 #include "io/atomic_file.h"
+#include "io/checksum.h"
 
 namespace sgt::io {
 namespace fs = std::filesystem;
@@ -33,7 +35,15 @@ std::vector<std::pair<int64_t, std::string>> candidate_dirs(const std::string& r
   for (const auto& e : fs::directory_iterator(root, ec)) {
     std::smatch m;
     const std::string name = e.path().filename().string();
-    if (e.is_directory() && std::regex_match(name, m, re)) out.emplace_back(std::stoll(m[1]), e.path().string());
+    if (!e.is_directory() || !std::regex_match(name, m, re)) continue;
+    int64_t step = 0;
+    const std::string digits = m[1];
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), step);
+    if (r.ec != std::errc() || r.ptr != digits.data() + digits.size()) {  // e.g. step_99999999999999999999
+      log::warn("[checkpoint] ignoring {}: its step number does not fit in 64 bits", e.path().string());
+      continue;
+    }
+    out.emplace_back(step, e.path().string());
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;  // plain step_N sorts before its aside copy
@@ -79,6 +89,7 @@ CheckpointInfo CheckpointWriter::commit(int keep_last) {
   SGT_CHECK(!committed_, kC, "{}: committed twice", name_);
   nlohmann::ordered_json manifest = {{"format", kFormat}, {"version", kCheckpointVersion}, {"step", step_}};
   manifest["files"] = nlohmann::ordered_json::object();
+  manifest["sha256"] = nlohmann::ordered_json::object();  // verified on resume (open_checkpoint(dir, true))
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(tmp_)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
@@ -88,6 +99,7 @@ CheckpointInfo CheckpointWriter::commit(int keep_last) {
     SGT_CHECK(n.find(".tmp.") == std::string::npos, kC, "{}: unfinished file {}", name_, n);
     fsync_file(p);
     manifest["files"][n] = fs::file_size(p);
+    manifest["sha256"][n] = sha256_file(p);  // read back from the page cache just written
   }
   if (!config_.is_null()) manifest["config"] = config_;
   atomic_write_text(tmp_ + "/manifest.json", manifest.dump(2) + "\n");
@@ -119,7 +131,13 @@ CheckpointInfo CheckpointWriter::commit(int keep_last) {
   return open_checkpoint(final_dir);
 }
 
-CheckpointInfo open_checkpoint(const std::string& dir) {
+std::vector<std::string> checkpoint_dirs(const std::string& root) {
+  std::vector<std::string> out;
+  for (const auto& [step, path] : candidate_dirs(root)) out.push_back(path);
+  return out;
+}
+
+CheckpointInfo open_checkpoint(const std::string& dir, bool verify_checksums) {
   const std::string mpath = dir + "/manifest.json";
   SGT_CHECK(fs::exists(mpath), kC, "{} has no manifest.json (incomplete or not a checkpoint)", dir);
   nlohmann::ordered_json m;
@@ -131,7 +149,7 @@ CheckpointInfo open_checkpoint(const std::string& dir) {
   SGT_CHECK(m.is_object() && m.value("format", "") == kFormat, kC, "{}: not an sgt checkpoint manifest", mpath);
   SGT_CHECK(m.contains("version") && m["version"].is_number_integer(), kC, "{}: manifest has no version", mpath);
   const int version = m["version"].get<int>();
-  SGT_CHECK(version == kCheckpointVersion, kC,
+  SGT_CHECK(version >= 1 && version <= kCheckpointVersion, kC,
             "{}: checkpoint format version {} is not supported by this build (version {}); HINT: use the sgt "
             "release that wrote it",
             mpath, version, kCheckpointVersion);
@@ -145,25 +163,50 @@ CheckpointInfo open_checkpoint(const std::string& dir) {
     SGT_CHECK(it.value().is_number_unsigned() && size == it.value().get<uint64_t>(), kC,
               "{}: {} has {} bytes, the manifest says {}", dir, it.key(), size, it.value().dump());
   }
+  if (version >= 2) {
+    SGT_CHECK(m.contains("sha256") && m["sha256"].is_object(), kC, "{}: manifest has no checksums", mpath);
+    for (auto it = m["files"].begin(); it != m["files"].end(); ++it)
+      SGT_CHECK(m["sha256"].contains(it.key()) && m["sha256"][it.key()].is_string(), kC,
+                "{}: manifest has no checksum for {}", mpath, it.key());
+  }
+  if (verify_checksums) {
+    if (version < 2) {
+      log::warn("[checkpoint] {} predates checksums (format version {}): its files are not verified", dir, version);
+    } else {
+      for (auto it = m["files"].begin(); it != m["files"].end(); ++it) {
+        const std::string want = m["sha256"][it.key()].get<std::string>();
+        const std::string got = sha256_file(dir + "/" + it.key());
+        SGT_CHECK(got == want, kC, "{}: {} is corrupt: its SHA-256 is {}, the manifest says {}", dir, it.key(), got,
+                  want);
+      }
+    }
+  }
   return CheckpointInfo{dir, m["step"].get<int64_t>(), m};
 }
 
-std::optional<CheckpointInfo> latest_checkpoint(const std::string& root) {
+std::optional<CheckpointInfo> latest_checkpoint(const std::string& root, bool verify_checksums) {
   if (!fs::is_directory(root)) return std::nullopt;
   const std::string latest = root + "/LATEST";
+  std::string tried;  // the folder LATEST named, already found unusable
   if (fs::exists(latest)) {
     std::string name = read_text_file(latest);
     while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
     try {
-      if (!name.empty() && name.find('/') == std::string::npos) return open_checkpoint(root + "/" + name);
+      if (!name.empty() && name.find('/') == std::string::npos)
+        return open_checkpoint(root + "/" + name, verify_checksums);
     } catch (const Error& e) {
       log::warn("[checkpoint] LATEST names {} but it is unusable ({}); looking for an older one", name, e.what());
+      tried = root + "/" + name;
     }
   }
   for (const auto& [step, path] : candidate_dirs(root)) {
+    if (path == tried) continue;
     try {
-      return open_checkpoint(path);
-    } catch (const Error&) {
+      auto info = open_checkpoint(path, verify_checksums);
+      if (verify_checksums) log::warn("[checkpoint] using {} (step {}), the newest intact checkpoint", path, step);
+      return info;
+    } catch (const Error& e) {
+      if (verify_checksums) log::warn("[checkpoint] skipping {}: {}", path, e.what());
       continue;
     }
   }

@@ -1,23 +1,26 @@
 #pragma once
 // Training-checkpoint folders, published atomically.
 //
-//   <root>/step_00000100/manifest.json   {"format": "sgt-checkpoint", "version": 1, "step": 100,
-//                                          "files": {"model.safetensors": <bytes>, ...}, "config": {...}}
-//   <root>/step_00000100/model.safetensors, ema.safetensors, optimizer.rank0.safetensors, trainer.json, ...
+//   <root>/step_00000100/manifest.json   {"format": "sgt-checkpoint", "version": 2, "step": 100,
+//                                          "files": {"model.safetensors": <bytes>, ...},
+//                                          "sha256": {"model.safetensors": "<hex>", ...}, "config": {...}}
+//   <root>/step_00000100/model.safetensors, ema.safetensors, optimizer.rank0.safetensors, state.rank0.json, ...
 //   <root>/LATEST                         "step_00000100"
 //
 // A checkpoint is written into <root>/.partial-step_N-<pid>/, every file fsynced, the manifest written last,
 // the folder renamed to step_N and LATEST replaced atomically. A crash at any moment leaves LATEST naming a
-// complete folder; partial folders are ignored by readers and removed by the next writer.
+// complete folder; partial folders are ignored by readers and removed by the next writer. The SHA-256 of every file
+// (version 2; version 1 folders have sizes only and are still read) lets a resume tell flipped bits from weights.
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace sgt::io {
 
-constexpr int kCheckpointVersion = 1;
+constexpr int kCheckpointVersion = 2;  // 1: no checksums (still read)
 
 struct CheckpointInfo {
   std::string path;  // the step folder
@@ -48,9 +51,14 @@ class CheckpointWriter {
 };
 
 std::string checkpoint_dir_name(int64_t step);
-// Validates the manifest (format, version, every listed file present with its size); throws sgt::Error.
-CheckpointInfo open_checkpoint(const std::string& dir);
-// The checkpoint LATEST names, or, if LATEST is missing or broken, the newest complete one; nullopt if none.
-std::optional<CheckpointInfo> latest_checkpoint(const std::string& root);
+// Validates the manifest (format, version, every listed file present with its size; with verify_checksums also
+// every file's SHA-256, which reads the whole folder); throws sgt::Error naming the folder and the file.
+CheckpointInfo open_checkpoint(const std::string& dir, bool verify_checksums = false);
+// The checkpoint LATEST names, or, if LATEST is missing or broken (or, with verify_checksums, a file of it is
+// corrupt), the newest intact one, with a warning for each folder skipped; nullopt if none.
+std::optional<CheckpointInfo> latest_checkpoint(const std::string& root, bool verify_checksums = false);
+// Every step folder under root (including ones set aside while a step was re-saved), newest step first, whether
+// loadable or not: what a fresh start would be about to overwrite.
+std::vector<std::string> checkpoint_dirs(const std::string& root);
 
 }  // namespace sgt::io

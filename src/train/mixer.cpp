@@ -175,10 +175,49 @@ MixerState Mixer::state() const {
 std::string Mixer::bad_sample_summary() const {
   std::string out;
   for (size_t i = 0; i < loaders_.size(); ++i) {
+    data::BadSampleCounter total(0);
+    total.merge(loaders_[i]->bad_samples());
+    if (i < prior_bad_.size() && prior_bad_[i]) total.merge(*prior_bad_[i]);
     if (!out.empty()) out += "; ";
-    out += cfg_.sources[i].name + ": " + loaders_[i]->bad_samples().summary();
+    out += cfg_.sources[i].name + ": " + total.summary();
   }
   return out;
+}
+
+nlohmann::ordered_json Mixer::bad_samples_json() const {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < loaders_.size(); ++i) {
+    nlohmann::ordered_json counts = nlohmann::ordered_json::object();
+    for (int r = 0; r < static_cast<int>(data::BadSampleReason::kCount); ++r) {
+      const auto reason = static_cast<data::BadSampleReason>(r);
+      int64_t n = loaders_[i]->bad_samples().count(reason);
+      if (i < prior_bad_.size() && prior_bad_[i]) n += prior_bad_[i]->count(reason);
+      if (n > 0) counts[data::bad_sample_reason_name(reason)] = n;
+    }
+    out[cfg_.sources[i].name] = counts;
+  }
+  return out;
+}
+
+void Mixer::set_prior_bad_samples(const nlohmann::json& counts) {
+  SGT_CHECK(counts.is_object(), "train.mix", "bad-sample counts must be an object, got {}", counts.type_name());
+  prior_bad_.clear();
+  for (const auto& src : cfg_.sources) {
+    auto c = std::make_unique<data::BadSampleCounter>(0);
+    if (auto it = counts.find(src.name); it != counts.end()) {
+      SGT_CHECK(it->is_object(), "train.mix", "bad-sample counts of source '{}' must be an object", src.name);
+      for (auto r = it->begin(); r != it->end(); ++r) {
+        int found = -1;
+        for (int k = 0; k < static_cast<int>(data::BadSampleReason::kCount); ++k)
+          if (r.key() == data::bad_sample_reason_name(static_cast<data::BadSampleReason>(k))) found = k;
+        SGT_CHECK(found >= 0 && r->is_number_integer() && r->get<int64_t>() >= 0, "train.mix",
+                  "bad-sample count '{}': {} of source '{}' is not a known reason with a count", r.key(), r->dump(),
+                  src.name);
+        c->add(static_cast<data::BadSampleReason>(found), r->get<int64_t>());
+      }
+    }
+    prior_bad_.push_back(std::move(c));
+  }
 }
 
 }  // namespace sgt::train

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/rng.h"
 #include "data/loader.h"
 #include "data/packing.h"
@@ -65,7 +67,14 @@ class Mixer {
   MicroBatch next();
   MixerState state() const;
   const MixConfig& config() const { return cfg_; }
+  // "name: bad samples: 3 (corrupt_image 3); name2: bad samples: 0", counting those of earlier runs this one
+  // resumed from (set_prior_bad_samples).
   std::string bad_sample_summary() const;
+  // Per source, {reason name: count} (earlier runs included): saved in the trainer's state.rank{r}.json.
+  nlohmann::ordered_json bad_samples_json() const;
+  // Counts of the run a checkpoint was written by, from bad_samples_json(); unknown reasons and sources are errors.
+  // On resume the few bad samples read ahead of the checkpoint's position are counted again when re-read.
+  void set_prior_bad_samples(const nlohmann::json& counts);
 
  private:
   std::shared_ptr<const TrainSample> read(int64_t source);
@@ -76,6 +85,7 @@ class Mixer {
   Rng rng_;
   int64_t micro_batches_ = 0;
   std::vector<std::unique_ptr<data::Loader>> loaders_;
+  std::vector<std::unique_ptr<data::BadSampleCounter>> prior_bad_;  // per source: counts of earlier runs
   std::vector<data::LoaderState> placed_;  // per source: loader state after the last placed sample
   std::vector<std::shared_ptr<const TrainSample>> pending_;  // per source: read but not placed (did not fit)
 };

@@ -1,7 +1,10 @@
 #include "train/trainer.h"
 
+#include <signal.h>
+
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +20,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/stop_signal.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/state_dict.h"
@@ -118,6 +122,8 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
     rank_ = dist_->rank();
     world_ = dist_->world_size();
   }
+  // Before anything reads or writes the folder: a second run on it would delete this one's partial checkpoints.
+  if (rank_ == 0) lock_ = io::RunLock::acquire(cfg_.run_dir);
   if (cfg_.device == "cuda") {
     SGT_CHECK(torch::cuda::is_available(), kC, "device cuda requested but no CUDA device is available");
     const char* lr = std::getenv("LOCAL_RANK");
@@ -127,7 +133,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
   build_model();
   // Consumers: micro-batch m of rank r reads split r * accum + m of G (see mixer.h).
   const int64_t G = world_ * cfg_.grad_accum;
-  const auto latest = cfg_.resume ? io::latest_checkpoint(cfg_.run_dir + "/checkpoints") : std::nullopt;
+  const auto latest = choose_checkpoint();
   std::optional<nlohmann::json> state;
   if (latest) {
     state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
@@ -137,15 +143,73 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
     std::optional<MixerState> ms;
     if (state) ms = MixerState::from_json(state->at("mixers").at(m).dump());
     mixers_.push_back(std::make_unique<Mixer>(cfg_.data, tokenizer_, cfg_.data_seed, rank_ * cfg_.grad_accum + m, G, ms));
+    if (state && state->contains("bad_samples")) mixers_.back()->set_prior_bad_samples(state->at("bad_samples").at(m));
   }
   if (latest) {
-    load_checkpoint();
+    load_checkpoint(*latest);
   } else if (rank_ == 0) {
-    fs::create_directories(cfg_.run_dir);
     io::atomic_write_text(cfg_.run_dir + "/config.json", config::to_json(cfg_).dump(2) + "\n");
-    std::error_code ec;
-    fs::remove(cfg_.run_dir + "/metrics.jsonl", ec);  // a fresh run
   }
+}
+
+std::optional<io::CheckpointInfo> Trainer::choose_checkpoint() {
+  const std::string root = cfg_.run_dir + "/checkpoints";
+  // Rank 0 decides (it verifies every file's checksum once) and broadcasts the step: -1 fresh, -2 refused.
+  int64_t step = -1;
+  std::optional<io::CheckpointInfo> latest;
+  std::string refusal;
+  if (rank_ == 0) {
+    try {
+      if (cfg_.restart) {
+        set_aside_previous_run();
+      } else {
+        if (cfg_.resume) latest = io::latest_checkpoint(root, /*verify_checksums=*/true);
+        if (!latest) {
+          const auto dirs = io::checkpoint_dirs(root);
+          SGT_CHECK(dirs.empty(), kC,
+                    "{} holds {} checkpoint folder(s) (newest {}) but this run would start from step 0 ({}); nothing "
+                    "was changed. Pass --restart (config 'restart': true) to start over: they are moved into {}/"
+                    "previous-<time>/ first",
+                    root, dirs.size(), dirs.front(),
+                    cfg_.resume ? "none of them is loadable: see the warnings above" : "resume is false", cfg_.run_dir);
+          set_aside_previous_run();  // a metrics.jsonl of a run killed before its first checkpoint
+        }
+      }
+      step = latest ? latest->step : -1;
+    } catch (const Error& e) {
+      refusal = e.what();
+      step = -2;
+    }
+  }
+  if (dist_) {
+    auto t = torch::tensor({step}, torch::kInt64).to(device_);
+    dist_->broadcast(t, 0);
+    step = t.to(torch::kCPU).item<int64_t>();
+  }
+  if (step == -2) {
+    if (rank_ == 0) throw_error(kC, refusal.substr(refusal.find("] ") + 2));
+    SGT_FAIL(kC, "rank 0 refused the run folder {} (see its log)", cfg_.run_dir);
+  }
+  if (rank_ != 0 && step >= 0) latest = io::open_checkpoint(root + "/" + io::checkpoint_dir_name(step));
+  return latest;
+}
+
+void Trainer::set_aside_previous_run() const {
+  const std::string root = cfg_.run_dir + "/checkpoints", metrics = cfg_.run_dir + "/metrics.jsonl";
+  const bool has_ckpt = fs::exists(root), has_metrics = fs::exists(metrics);
+  if (!has_ckpt && !has_metrics) return;
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  std::string aside = cfg_.run_dir + "/previous-" + stamp;
+  for (int n = 2; fs::exists(aside); ++n) aside = cfg_.run_dir + "/previous-" + stamp + "-" + std::to_string(n);
+  fs::create_directories(aside);
+  if (has_ckpt) fs::rename(root, aside + "/checkpoints");
+  if (has_metrics) fs::rename(metrics, aside + "/metrics.jsonl");
+  log::warn("train: starting over in {}: the previous {} moved into {}", cfg_.run_dir,
+            has_ckpt ? "checkpoints and metrics" : "metrics", aside);
 }
 
 Trainer::~Trainer() = default;
@@ -356,7 +420,23 @@ StepMetrics Trainer::train_step() {
 void Trainer::run(int64_t max_steps, const std::function<void(const StepMetrics&)>& on_step) {
   const int64_t end = max_steps >= 0 ? std::min(cfg_.steps, step_ + max_steps) : cfg_.steps;
   Progress progress("tune", end - step_, "step");
+  StopSignals stop;  // SIGINT / SIGTERM: checkpoint at the next step boundary, then sgt::Interrupted
+  int64_t saved_at = -1;
   while (step_ < end) {
+    int signal = StopSignals::pending();
+    // Every rank stops at the same step (a rank the signal missed takes SIGTERM's meaning: asked to stop).
+    if (dist_ && global_sum(dist_, signal != 0 ? 1.0 : 0.0) > 0 && signal == 0) signal = SIGTERM;
+    if (signal != 0) {
+      progress.finish();
+      if (saved_at != step_ && step_ > 0) save_checkpoint();
+      StopSignals::clear();
+      throw Interrupted(kC,
+                        fmt::format("stopped by signal {} ({}) at step {}; checkpoint saved in {}/checkpoints, run the "
+                                    "same command again{} to resume",
+                                    signal, signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal",
+                                    step_, cfg_.run_dir, cfg_.restart ? " without --restart" : ""),
+                        signal);
+    }
     const auto m = train_step();
     progress.advance();
     if (m.step % cfg_.log_every == 0 || m.step == end) {
@@ -364,16 +444,19 @@ void Trainer::run(int64_t max_steps, const std::function<void(const StepMetrics&
                                        m.lr, m.tokens_per_s));
     }
     if (on_step) on_step(m);
-    if (cfg_.save_every > 0 && (m.step % cfg_.save_every == 0 || m.step == cfg_.steps)) save_checkpoint();
+    if (cfg_.save_every > 0 && (m.step % cfg_.save_every == 0 || m.step == cfg_.steps)) {
+      save_checkpoint();
+      saved_at = step_;
+    }
   }
   progress.finish();
 }
 
 void Trainer::write_metrics(const StepMetrics& m) {
   if (rank_ != 0) return;
-  fs::create_directories(cfg_.run_dir);
-  std::ofstream f(cfg_.run_dir + "/metrics.jsonl", std::ios::app);
-  f << m.to_json() << "\n";
+  // Checked: on a full disk the run stops with one error line instead of training on with a metrics file losing or
+  // tearing lines.
+  io::append_text(cfg_.run_dir + "/metrics.jsonl", m.to_json() + "\n");
 }
 
 model::Bagel Trainer::ema_model() const {

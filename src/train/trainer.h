@@ -12,12 +12,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "io/checkpoint.h"
+#include "io/run_lock.h"
 #include "model/autoencoder.h"
 #include "model/bagel.h"
 #include "model/init.h"
@@ -71,6 +74,9 @@ struct TrainConfig {
   int64_t max_nonfinite_in_row = 5;  // K non-finite losses in a row stop the run
   std::vector<int64_t> debug_nan_steps;  // fault injection for tests: the loss of these steps is made NaN
   bool resume = true;                    // continue from run_dir/checkpoints/LATEST when present
+  // Start over in a run folder that holds checkpoints: they (and metrics.jsonl) move into run_dir/previous-<UTC time>/
+  // first. Without it a fresh start over existing checkpoints (resume false, or none of them loadable) is an error.
+  bool restart = false;
   int64_t dist_timeout_s = 300;
 
   template <class V>
@@ -87,7 +93,7 @@ struct TrainConfig {
     v("checkpoint_activations", checkpoint_activations); v("attention", attention); v("device", device);
     v("precision", precision); v("save_every", save_every); v("keep_last", keep_last); v("log_every", log_every);
     v("max_nonfinite_in_row", max_nonfinite_in_row); v("debug_nan_steps", debug_nan_steps); v("resume", resume);
-    v("dist_timeout_s", dist_timeout_s);
+    v("restart", restart); v("dist_timeout_s", dist_timeout_s);
   }
   void validate() const;
 };
@@ -107,7 +113,9 @@ class Trainer {
   // dist may be null (single process).
   Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist = nullptr);
   ~Trainer();
-  // Runs optimizer steps until cfg.steps (or max_steps more when >= 0); calls on_step after each.
+  // Runs optimizer steps until cfg.steps (or max_steps more when >= 0); calls on_step after each. A SIGINT or
+  // SIGTERM during the run (core/stop_signal.h) saves a checkpoint at the next step boundary and throws
+  // sgt::Interrupted (on every rank: the ranks agree on the step).
   void run(int64_t max_steps = -1, const std::function<void(const StepMetrics&)>& on_step = {});
   // One optimizer step (grad_accum micro-batches).
   StepMetrics train_step();
@@ -129,12 +137,17 @@ class Trainer {
   void build_model();
   void build_autoencoder();       // frozen, on the CPU (build_model moves it to device_)
   model::InitProbe init_probe();  // the batch of the "centred" init (model/init.h)
-  void load_checkpoint();
+  // Which checkpoint this run continues from (rank 0 verifies checksums and falls back to the newest intact one;
+  // the others follow its choice), or none; refuses a fresh start over existing checkpoints unless cfg.restart.
+  std::optional<io::CheckpointInfo> choose_checkpoint();
+  void set_aside_previous_run() const;  // cfg.restart: checkpoints/ and metrics.jsonl into previous-<time>/
+  void load_checkpoint(const io::CheckpointInfo& latest);
   // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.
   void check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const;
   void write_metrics(const StepMetrics& m);
   TrainConfig cfg_;
   std::shared_ptr<Dist> dist_;
+  std::shared_ptr<io::RunLock> lock_;  // rank 0: the run folder's writer lock, held for the trainer's life
   int64_t rank_ = 0, world_ = 1;
   torch::Device device_ = torch::kCPU;
   std::shared_ptr<const text::Tokenizer> tokenizer_;

@@ -48,6 +48,9 @@ void Trainer::save_checkpoint() {
   auto mixers = nlohmann::ordered_json::array();
   for (const auto& m : mixers_) mixers.push_back(nlohmann::ordered_json::parse(m->state().to_json()));
   state["mixers"] = mixers;
+  auto bad = nlohmann::ordered_json::array();  // per micro-batch slot, per source: kept across resume
+  for (const auto& m : mixers_) bad.push_back(m->bad_samples_json());
+  state["bad_samples"] = bad;
   const std::string opt_name = fmt::format("optimizer.rank{}.safetensors", rank_);
   const std::string ema_name = fmt::format("ema.rank{}.safetensors", rank_);  // the EMA's resumable state
   const auto ema_full = on_cpu(ema_->named_tensors());  // collective when the EMA is sharded
@@ -96,9 +99,8 @@ void Trainer::check_checkpoint_layout(const nlohmann::json& state, const std::st
             path, world, accum, world_, cfg_.grad_accum);
 }
 
-void Trainer::load_checkpoint() {
-  const auto latest = io::latest_checkpoint(cfg_.run_dir + "/checkpoints");
-  SGT_CHECK(latest.has_value(), "train.checkpoint", "no checkpoint under {}/checkpoints", cfg_.run_dir);
+void Trainer::load_checkpoint(const io::CheckpointInfo& chosen) {
+  const io::CheckpointInfo* latest = &chosen;
   const auto state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
   check_checkpoint_layout(state, latest->path);
   io::load_state_dict(*model_, io::TensorSource::open(latest->file("model.safetensors")));

@@ -84,7 +84,7 @@ TEST(Checkpoint, DamagedCheckpointsAreRejectedAndLatestFallsBack) {
   EXPECT_EQ(latest->step, 1);
   // Unknown version: refused with a hint.
   std::string m = sgt::io::read_text_file(dir.file("step_00000001/manifest.json"));
-  m.replace(m.find("\"version\": 1"), 12, "\"version\": 99");
+  m.replace(m.find("\"version\": 2"), 12, "\"version\": 99");
   std::ofstream(dir.file("step_00000001/manifest.json")) << m;
   try {
     sgt::io::open_checkpoint(dir.file("step_00000001"));
