@@ -153,7 +153,14 @@ T from_json(const Json& j, const std::string& where) {
     SGT_FAIL("config", "{}: unknown key(s) {} (known: {})", where, fmt::join(unknown, ", "),
              fmt::join(reader.known, ", "));
   }
-  if constexpr (detail::Validatable<T>) value.validate();
+  if constexpr (detail::Validatable<T>) {
+    try {
+      value.validate();
+    } catch (const Error& e) {  // the file the bad value came from, in front of the component's own message
+      if (e.detail().rfind(where, 0) == 0) throw;
+      throw_error(e.component().c_str(), where + ": " + e.detail());
+    }
+  }
   return value;
 }
 

@@ -1,7 +1,10 @@
 #include "infer/generate.h"
 
+#include <cmath>
+
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/env.h"
 #include "core/error.h"
 #include "data/resize.h"
 #include "model/image_tokens.h"
@@ -20,7 +23,8 @@ const char* const kGenThinkSystemPrompt =
 
 void ImageGenOptions::validate() const {
   SGT_CHECK(steps >= 2, "infer.generate", "steps must be >= 2, got {}", steps);
-  SGT_CHECK(timestep_shift > 0, "infer.generate", "timestep_shift must be > 0, got {}", timestep_shift);
+  SGT_CHECK(std::isfinite(timestep_shift) && timestep_shift > 0, "infer.generate",
+            "timestep_shift must be finite and > 0, got {}", timestep_shift);
   cfg().validate();
 }
 
@@ -40,6 +44,11 @@ torch::Tensor prepare_image(const data::Image& img, int64_t w, int64_t h, int64_
   if (h == 0) h = img.height / multiple * multiple;
   SGT_CHECK(w > 0 && h > 0 && w % multiple == 0 && h % multiple == 0, "infer.generate",
             "image size {}x{} must be positive multiples of {} (input {}x{})", w, h, multiple, img.width, img.height);
+  // Before the resize allocates it: the same pixel limit as decoding (SGT_MAX_IMAGE_PIXELS, data/image.h).
+  const int64_t limit = env::max_image_pixels();
+  SGT_CHECK(limit == 0 || w * h <= limit, "infer.generate",
+            "image size {}x{} = {} pixels is above the limit of {} (SGT_MAX_IMAGE_PIXELS; 0 = no limit)", w, h, w * h,
+            limit);
   auto rgb = img.channels == 3 ? img : data::convert_channels(img, 3);
   if (rgb.width != w || rgb.height != h) rgb = data::resize_bicubic(rgb, w, h);
   return model::image_to_tensor(rgb);

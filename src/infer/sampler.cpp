@@ -1,5 +1,7 @@
 #include "infer/sampler.h"
 
+#include <cmath>
+
 #include "core/error.h"
 
 namespace sgt::infer {
@@ -18,8 +20,11 @@ std::vector<double> shifted_schedule(int64_t steps, double shift) {
 void CfgParams::validate() const {
   SGT_CHECK(renorm_type == "global" || renorm_type == "channel" || renorm_type == "text_channel", "infer.cfg",
             "cfg_renorm_type must be global, channel or text_channel, got '{}'", renorm_type);
-  SGT_CHECK(text_scale >= 0 && img_scale >= 0, "infer.cfg", "CFG scales must be >= 0 (text {}, image {})",
-            text_scale, img_scale);
+  // isfinite: an infinite or NaN scale turns every latent into inf / NaN and decodes to a black image.
+  SGT_CHECK(std::isfinite(text_scale) && std::isfinite(img_scale) && text_scale >= 0 && img_scale >= 0, "infer.cfg",
+            "CFG scales must be finite and >= 0 (text {}, image {})", text_scale, img_scale);
+  SGT_CHECK(std::isfinite(interval_lo) && std::isfinite(interval_hi) && std::isfinite(renorm_min), "infer.cfg",
+            "cfg_interval [{}, {}] and cfg_renorm_min {} must be finite", interval_lo, interval_hi, renorm_min);
   SGT_CHECK(interval_lo <= interval_hi, "infer.cfg", "cfg_interval [{}, {}] is empty", interval_lo, interval_hi);
   SGT_CHECK(renorm_min >= 0 && renorm_min <= 1, "infer.cfg", "cfg_renorm_min must be in [0, 1], got {}",
             renorm_min);

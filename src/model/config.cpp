@@ -1,10 +1,19 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <filesystem>
 
 namespace sgt::model {
 
 void LLMConfig::validate() const {
+  // Counts that can only fail later, deep inside libtorch (a negative layer count, an empty vocabulary), and
+  // non-finite constants that turn every activation into NaN.
+  SGT_CHECK(num_hidden_layers >= 1 && vocab_size >= 1 && intermediate_size >= 1 && max_position_embeddings >= 1,
+            "model.config", "llm: num_hidden_layers {}, vocab_size {}, intermediate_size {} and "
+            "max_position_embeddings {} must be >= 1", num_hidden_layers, vocab_size, intermediate_size,
+            max_position_embeddings);
+  SGT_CHECK(std::isfinite(rms_norm_eps) && rms_norm_eps > 0 && std::isfinite(rope_theta) && rope_theta > 0,
+            "model.config", "llm: rms_norm_eps {} and rope_theta {} must be finite and > 0", rms_norm_eps, rope_theta);
   SGT_CHECK(hidden_size > 0 && num_attention_heads > 0 && num_key_value_heads > 0, "model.config",
             "llm: sizes must be positive (hidden {}, heads {}, kv heads {})", hidden_size, num_attention_heads,
             num_key_value_heads);
@@ -23,6 +32,11 @@ void LLMConfig::validate() const {
 }
 
 void VisionConfig::validate() const {
+  SGT_CHECK(num_hidden_layers >= 1 && intermediate_size >= 1 && num_channels >= 1, "model.config",
+            "vit: num_hidden_layers {}, intermediate_size {} and num_channels {} must be >= 1", num_hidden_layers,
+            intermediate_size, num_channels);
+  SGT_CHECK(std::isfinite(layer_norm_eps) && layer_norm_eps > 0, "model.config",
+            "vit: layer_norm_eps {} must be finite and > 0", layer_norm_eps);
   SGT_CHECK(hidden_size > 0 && num_attention_heads > 0 && hidden_size % num_attention_heads == 0, "model.config",
             "vit: hidden_size {} not divisible by num_attention_heads {}", hidden_size, num_attention_heads);
   SGT_CHECK(patch_size > 0 && image_size % patch_size == 0, "model.config",
@@ -38,6 +52,9 @@ void VAEConfig::validate() const {
 }
 
 void BagelConfig::validate() const {
+  // (the architecture name is checked against the registry by model/registry.cpp, which sees the torch side)
+  SGT_CHECK(std::isfinite(timestep_shift) && timestep_shift > 0, "model.config",
+            "bagel: timestep_shift {} must be finite and > 0", timestep_shift);
   llm.validate();
   vit.validate();
   vae.validate();

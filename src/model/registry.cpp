@@ -1,5 +1,6 @@
 #include "model/registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -12,7 +13,13 @@ namespace sgt::model {
 
 namespace {
 BagelConfig parse_bagel(const config::Json& j, const std::string& where) {
-  return config::from_json<BagelConfig>(j, where);
+  auto c = config::from_json<BagelConfig>(j, where);
+  // The config's own name for its architecture must be one this build has (e.g. "gpt" is refused, not built as
+  // BAGEL).
+  const auto known = architecture_names();
+  SGT_CHECK(std::find(known.begin(), known.end(), c.architecture) != known.end(), "model.config",
+            "{}: unknown architecture '{}' (known: {})", where, c.architecture, fmt::join(known, ", "));
+  return c;
 }
 
 const std::vector<Architecture>& registry() {
