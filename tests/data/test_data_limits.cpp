@@ -1,0 +1,53 @@
+// Hostile-input regressions of the data layer (issue 26): inputs that used to take quadratic time, loop until
+// memory ran out or hang the loader now finish, or fail with an error naming the limit and its config key.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "data/proxy_tasks.h"
+#include "testing/testing.h"
+
+using namespace sgt;
+using namespace sgt::data;
+
+namespace {
+
+uint32_t packed(const std::array<uint8_t, 3>& c) { return c[0] | (c[1] << 8) | (c[2] << 16); }
+
+// n one-pixel masks on a side x side canvas (n <= side^2): mask i is pixel i in column-major order.
+std::vector<Rle> pixel_masks(int64_t n, int64_t side) {
+  std::vector<Rle> masks;
+  masks.reserve(static_cast<size_t>(n));
+  const int64_t total = side * side;
+  for (int64_t i = 0; i < n; ++i) {
+    Rle r{side, side, {static_cast<uint32_t>(i), 1}};
+    if (total - i - 1 > 0) r.counts.push_back(static_cast<uint32_t>(total - i - 1));
+    masks.push_back(std::move(r));
+  }
+  return masks;
+}
+
+}  // namespace
+
+TEST(DataLimits, HundredThousandMasksGetDistinctColours) {
+  // 10^5 masks took minutes (each draw scanned every earlier colour); the grid index makes it about linear. Every
+  // colour distinct and none black (the required distance relaxes to 1 once the cube is crowded).
+  const int64_t n = 100000;
+  const auto masks = pixel_masks(n, 320);
+  Rng r(11);
+  std::vector<std::array<uint8_t, 3>> cols;
+  const Image map = render_instance_map(masks, r, 48, &cols);
+  ASSERT_EQ(cols.size(), static_cast<size_t>(n));
+  std::vector<uint32_t> p;
+  p.reserve(cols.size());
+  for (const auto& c : cols) p.push_back(packed(c));
+  EXPECT_EQ(std::count(p.begin(), p.end(), 0u), 0);
+  std::sort(p.begin(), p.end());
+  EXPECT_EQ(std::adjacent_find(p.begin(), p.end()), p.end()) << "two masks share a colour";
+  // pixel (y, x) is mask x * 320 + y
+  EXPECT_EQ(packed({map.at(5, 0)[0], map.at(5, 0)[1], map.at(5, 0)[2]}), packed(cols[5]));
+  EXPECT_EQ(packed({map.at(17, 300)[0], map.at(17, 300)[1], map.at(17, 300)[2]}), packed(cols[300 * 320 + 17]));
+}
