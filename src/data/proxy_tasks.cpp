@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "data/bad_sample.h"
 #include "data/resize.h"
 
 namespace sgt::data {
@@ -38,6 +39,7 @@ void ProxyTaskConfig::validate() const {
             "color_mode must be 'random' or 'position', got '{}'", color_mode);
   SGT_CHECK(min_color_distance >= 0 && min_color_distance <= 255 * 3, "proxy", "min_color_distance {} outside [0, 765]",
             min_color_distance);
+  SGT_CHECK(max_masks >= 1, "proxy", "max_masks {} must be >= 1", max_masks);
   SGT_CHECK(canny_sigma > 0 && canny_low >= 0 && canny_high >= canny_low, "proxy",
             "canny needs sigma > 0 and 0 <= low <= high (got {}, {}, {})", canny_sigma, canny_low, canny_high);
   SGT_CHECK(inpaint_min_frac > 0 && inpaint_max_frac <= 1 && inpaint_min_frac <= inpaint_max_frac, "proxy",
@@ -54,6 +56,9 @@ void ProxyTaskConfig::validate() const {
 ProxyExample ProxyTask::make(const ProxySource& src, Rng& rng) const {
   SGT_CHECK(!src.image.empty() && src.image.channels == 3, "proxy", "task {}: source image must be RGB, got {}x{}x{}",
             name(), src.image.width, src.image.height, src.image.channels);
+  SGT_BAD_SAMPLE(static_cast<int64_t>(src.instances.size()) <= cfg_.max_masks, BadSampleReason::kTooLarge, "proxy",
+                 "task {}: {} instance masks, above the limit of {} masks per sample (proxy task key max_masks)",
+                 name(), src.instances.size(), cfg_.max_masks);
   ProxyExample out;
   out.task = name();
   render(src, rng, out);

@@ -94,7 +94,7 @@ TrainSample SampleDecoder::decode_proxy(data::WdsSample& raw, Rng& rng) const {
   data::ProxySource ps;
   ps.image = load_rgb(raw, std::min(sizes_.vit_side, sizes_.vae_side));
   if (raw.has("json")) {
-    auto rec = data::parse_sa1b_json(as_text(raw.at("json")), raw.key + ".json");
+    auto rec = data::parse_sa1b_json(as_text(raw.at("json")), raw.key + ".json", src_.task.max_masks);
     for (auto& ann : rec.annotations) ps.instances.push_back(std::move(ann.segmentation));
     // With DCT scaling the decoded image can be smaller than the masks: bring it to the mask size.
     if (!ps.instances.empty() && (ps.instances[0].width != ps.image.width ||

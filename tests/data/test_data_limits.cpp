@@ -6,8 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/error.h"
+#include "data/bad_sample.h"
 #include "data/proxy_tasks.h"
+#include "data/sa1b.h"
 #include "testing/testing.h"
 
 using namespace sgt;
@@ -30,6 +33,20 @@ std::vector<Rle> pixel_masks(int64_t n, int64_t side) {
   return masks;
 }
 
+std::shared_ptr<const Instructions> segment_instructions() {
+  return std::make_shared<Instructions>(Instructions::from_map({{"segment", {"segment it"}}}));
+}
+
+// SA-1B JSON of a 4x2 image with n one-run masks.
+std::string sa1b_json(int64_t n) {
+  std::string s = R"({"image": {"image_id": 1, "width": 4, "height": 2}, "annotations": [)";
+  for (int64_t i = 0; i < n; ++i) {
+    if (i) s += ", ";
+    s += R"({"segmentation": {"size": [2, 4], "counts": [1, 2, 5]}})";
+  }
+  return s + "]}";
+}
+
 }  // namespace
 
 TEST(DataLimits, HundredThousandMasksGetDistinctColours) {
@@ -50,4 +67,43 @@ TEST(DataLimits, HundredThousandMasksGetDistinctColours) {
   // pixel (y, x) is mask x * 320 + y
   EXPECT_EQ(packed({map.at(5, 0)[0], map.at(5, 0)[1], map.at(5, 0)[2]}), packed(cols[5]));
   EXPECT_EQ(packed({map.at(17, 300)[0], map.at(17, 300)[1], map.at(17, 300)[2]}), packed(cols[300 * 320 + 17]));
+}
+
+TEST(DataLimits, TooManyMasksInAnSa1bRecordIsABadSample) {
+  EXPECT_EQ(parse_sa1b_json(sa1b_json(5), "sa_1.json", 5).annotations.size(), 5u);
+  try {
+    parse_sa1b_json(sa1b_json(6), "sa_1.json", 5);
+    ADD_FAILURE() << "no error";
+  } catch (const BadSampleError& e) {
+    EXPECT_EQ(e.reason(), BadSampleReason::kTooLarge);
+    EXPECT_EQ(e.detail(), "sa_1.json: 6 annotations, above the limit of 5 masks per sample (proxy task key max_masks)");
+  }
+  // the default bound
+  EXPECT_EQ(parse_sa1b_json(sa1b_json(kDefaultMaxMasks), "x").annotations.size(), static_cast<size_t>(kDefaultMaxMasks));
+  EXPECT_THROW(parse_sa1b_json(sa1b_json(kDefaultMaxMasks + 1), "x"), BadSampleError);
+  EXPECT_THROW(parse_sa1b_json(sa1b_json(1), "x", 0), Error);
+}
+
+TEST(DataLimits, TooManyMasksForAProxyTaskIsABadSample) {
+  const auto cfg = config::from_json<ProxyTaskConfig>(config::Json{{"task", "segment"}, {"max_masks", 3}}, "cfg");
+  EXPECT_EQ(cfg.max_masks, 3);
+  EXPECT_EQ(ProxyTaskConfig{}.max_masks, kDefaultMaxMasks);
+  auto task = make_proxy_task(cfg, segment_instructions());
+  ProxySource src;
+  src.image = Image(8, 8, 3, 0);
+  src.instances = pixel_masks(3, 8);
+  Rng rng(1);
+  EXPECT_EQ(task->make(src, rng).target.width, 8);
+  src.instances = pixel_masks(4, 8);
+  try {
+    task->make(src, rng);
+    ADD_FAILURE() << "no error";
+  } catch (const BadSampleError& e) {
+    EXPECT_EQ(e.reason(), BadSampleReason::kTooLarge);
+    EXPECT_EQ(e.detail(), "task segment: 4 instance masks, above the limit of 3 masks per sample (proxy task key max_masks)");
+  }
+  EXPECT_STREQ(bad_sample_reason_name(BadSampleReason::kTooLarge), "too_large");
+  ProxyTaskConfig zero;
+  zero.max_masks = 0;
+  EXPECT_THROW(zero.validate(), Error);
 }
