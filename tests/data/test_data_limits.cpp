@@ -11,6 +11,7 @@
 #include "data/bad_sample.h"
 #include "data/proxy_tasks.h"
 #include "data/sa1b.h"
+#include "data/webdataset.h"
 #include "testing/testing.h"
 
 using namespace sgt;
@@ -106,4 +107,52 @@ TEST(DataLimits, TooManyMasksForAProxyTaskIsABadSample) {
   ProxyTaskConfig zero;
   zero.max_masks = 0;
   EXPECT_THROW(zero.validate(), Error);
+}
+
+namespace {
+using Names = std::vector<std::string>;
+std::string error_of(const std::string& pattern) {
+  try {
+    expand_braces(pattern);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST(DataLimits, BraceRangesFollowBraceexpandAndAreBounded) {
+  // braceexpand 0.1.7's answers (checked by hand against the Python package)
+  EXPECT_EQ(expand_braces("{a..z..4294967296}"), Names{"a"});  // used to loop until memory ran out
+  EXPECT_EQ(expand_braces("{a..z..5}"), (Names{"a", "f", "k", "p", "u", "z"}));
+  EXPECT_EQ(expand_braces("{z..a..5}"), (Names{"z", "u", "p", "k", "f", "a"}));
+  EXPECT_EQ(expand_braces("{a..e..0}"), (Names{"a", "b", "c", "d", "e"}));
+  EXPECT_EQ(expand_braces("{a..c..-1}"), (Names{"a", "b", "c"}));
+  EXPECT_EQ(expand_braces("{X..b}"), (Names{"X", "Y", "Z", "a", "b"}));  // letters index "A..Za..z"
+  EXPECT_EQ(expand_braces("{b..Y}"), (Names{"b", "a", "Z", "Y"}));
+  EXPECT_EQ(expand_braces("{0..10..3}"), (Names{"0", "3", "6", "9"}));
+  EXPECT_EQ(expand_braces("{0..10..-2}"), (Names{"0", "2", "4", "6", "8", "10"}));
+  EXPECT_EQ(expand_braces("{10..0..3}"), (Names{"10", "7", "4", "1"}));
+  EXPECT_EQ(expand_braces("{3..0}"), (Names{"3", "2", "1", "0"}));
+  EXPECT_EQ(expand_braces("{1..3..0}"), (Names{"1", "2", "3"}));
+  EXPECT_EQ(expand_braces("{00..10..4}"), (Names{"00", "04", "08"}));
+  EXPECT_EQ(expand_braces("{-05..3..3}"), (Names{"-05", "-02", "001"}));
+  EXPECT_EQ(expand_braces("{0..3..99999999999999999999}"), Names{"0"});  // a step beyond 64 bits: one item
+  EXPECT_EQ(expand_braces("{-9223372036854775808..9223372036854775807..9223372036854775807}"),
+            (Names{"-9223372036854775808", "-1", "9223372036854775806"}));
+  EXPECT_EQ(expand_braces("{9223372036854775807..9223372036854775805}"),
+            (Names{"9223372036854775807", "9223372036854775806", "9223372036854775805"}));
+  EXPECT_EQ(expand_braces("{1..2..}"), Names{"{1..2..}"});  // not a range, not a list: literal
+  EXPECT_EQ(expand_braces("x{1...2}"), Names{"x{1...2}"});
+  // limits: a clear error naming the pattern, not std::stoll or an allocation failure
+  EXPECT_EQ(error_of("s-{99999999999999999999..99999999999999999998}.tar"),
+            "[webdataset] brace pattern 's-{99999999999999999999..99999999999999999998}.tar': range bound "
+            "99999999999999999999 is outside the 64-bit integers");
+  EXPECT_EQ(error_of("s-{0..4294967296}.tar"),
+            "[webdataset] brace pattern 's-{0..4294967296}.tar': range {0..4294967296} has 4294967297 items, above "
+            "the limit of 1000000 names");
+  EXPECT_EQ(error_of("{0..999}{0..999}{0..9}"),
+            "[webdataset] brace pattern '{0..999}{0..999}{0..9}' expands to more than 1000000 names");
+  EXPECT_EQ(expand_braces("{0..999}{0..999}").size(), 1000000u);  // the limit itself is allowed
+  EXPECT_THROW(expand_shard_list({"a.tar::{0..99999999}"}), Error);
 }
