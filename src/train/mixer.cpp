@@ -75,6 +75,7 @@ Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, ui
     lc.decode_threads = cfg_.decode_threads;
     lc.shuffle_buffer = cfg_.shuffle_buffer;
     lc.epochs = 0;  // endless: steps, not epochs, bound a run
+    lc.name = cfg_.sources[i].name;  // a source with nothing decodable is an error naming it (data/loader.h)
     auto decoder = std::make_shared<SampleDecoder>(cfg_.sources[i], static_cast<int64_t>(i), cfg_.sizes, tokenizer);
     auto fn = [decoder](data::WdsSample& raw, Rng& rng) -> std::any {
       return std::make_shared<const TrainSample>(decoder->decode(raw, rng));

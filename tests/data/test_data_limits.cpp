@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <any>
+#include <system_error>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "data/bad_sample.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "data/tar.h"
 #include "data/proxy_tasks.h"
 #include "data/sa1b.h"
 #include "data/webdataset.h"
@@ -155,4 +160,118 @@ TEST(DataLimits, BraceRangesFollowBraceexpandAndAreBounded) {
             "[webdataset] brace pattern '{0..999}{0..999}{0..9}' expands to more than 1000000 names");
   EXPECT_EQ(expand_braces("{0..999}{0..999}").size(), 1000000u);  // the limit itself is allowed
   EXPECT_THROW(expand_shard_list({"a.tar::{0..99999999}"}), Error);
+}
+
+namespace {
+
+// A shard of n samples (key s_000..); sample i has a good 16x16 JPEG when good(i), else one cut in half.
+std::string jpeg_shard(const sgt::testing::TempDir& dir, const std::string& name, int n, bool (*good)(int)) {
+  Image img(16, 16, 3, 0);
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>(i * 7);
+  const std::vector<uint8_t> jpg = encode_jpeg(img);
+  const std::vector<uint8_t> cut(jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(jpg.size() / 2));
+  TarWriter w(dir.file(name));
+  for (int i = 0; i < n; ++i) {
+    const auto& bytes = good(i) ? jpg : cut;
+    w.add(fmt::format("s_{:03d}.jpg", i), std::span<const uint8_t>(bytes.data(), bytes.size()));
+  }
+  w.close();
+  return dir.file(name);
+}
+
+LoaderConfig in_order(const std::string& shard) {
+  LoaderConfig c;
+  c.shards = {shard};
+  c.shuffle_buffer = 1;
+  c.shuffle_shards = false;
+  c.decode_threads = 2;
+  c.window = 4;
+  c.name = "segment";
+  return c;
+}
+
+std::any decode_jpg(WdsSample& s, Rng&) { return decode_image(s.at("jpg"), s.key).width; }
+
+std::string next_error(Loader& l, int64_t limit = 100000) {
+  try {
+    for (int64_t i = 0; i < limit; ++i)
+      if (!l.next()) return "end";
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+void refuse_third_thread(int64_t index) {
+  if (index == 2) throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again), "test");
+}
+
+}  // namespace
+
+TEST(DataLimits, EndlessLoaderOverOnlyCorruptJpegsFailsAfterOnePass) {
+  // Every sample a truncated JPEG, endless epochs: next() used to skip forever (sgt tune spun without a step).
+  sgt::testing::TempDir dir("limits-corrupt");
+  auto cfg = in_order(jpeg_shard(dir, "bad.tar", 20, [](int) { return false; }));
+  cfg.epochs = 0;
+  Loader l(cfg, decode_jpg);
+  const std::string e = next_error(l);
+  EXPECT_NE(e.find("[loader] source 'segment' (shards " + dir.file("bad.tar") +
+                   "): a whole pass over its 20 samples (epoch 0) gave no good sample; most frequent reason "
+                   "corrupt_image (20 of the last 20), e.g.: " + dir.file("bad.tar") + ":s_000: "),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(l.bad_samples().count(BadSampleReason::kCorruptImage), 20);
+}
+
+TEST(DataLimits, LoaderGivesUpAfterMaxBadInRow) {
+  sgt::testing::TempDir dir("limits-in-row");
+  auto cfg = in_order(jpeg_shard(dir, "bad.tar", 30, [](int) { return false; }));
+  cfg.max_bad_in_row = 10;
+  cfg.name.clear();
+  Loader l(cfg, decode_jpg);
+  const std::string e = next_error(l);
+  EXPECT_NE(e.find("[loader] shards " + dir.file("bad.tar") +
+                   ": 10 samples in a row were bad (limit: loader key max_bad_in_row = 10); most frequent reason "
+                   "corrupt_image (10 of the last 10)"),
+            std::string::npos)
+      << e;
+  // a good sample resets the count: runs of 5 bad between good ones pass a limit of 6
+  auto ok = in_order(jpeg_shard(dir, "mixed.tar", 36, [](int i) { return i % 6 == 5; }));
+  ok.max_bad_in_row = 6;
+  Loader m(ok, decode_jpg);
+  int good = 0;
+  while (auto s = m.next()) good += std::any_cast<int64_t>(s->value) == 16;
+  EXPECT_EQ(good, 6);
+  // one epoch of only bad samples below the limit still just ends (what the finite tools expect)
+  auto once = in_order(dir.file("bad.tar"));
+  once.epochs = 1;
+  Loader o(once, decode_jpg);
+  EXPECT_EQ(next_error(o), "end");
+  auto zero = in_order(dir.file("bad.tar"));
+  zero.max_bad_in_row = 0;
+  EXPECT_THROW(Loader(zero, decode_jpg), Error);
+}
+
+TEST(DataLimits, LoaderThreadCreationFailureIsAnError) {
+  // A refused thread used to destroy the joinable threads already started: std::terminate (exit 134).
+  sgt::testing::TempDir dir("limits-threads");
+  auto cfg = in_order(jpeg_shard(dir, "good.tar", 8, [](int) { return true; }));
+  cfg.decode_threads = 3;
+  set_thread_start_hook_for_testing(refuse_third_thread);
+  try {
+    Loader l(cfg, decode_jpg);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.component(), "loader");
+    EXPECT_NE(std::string(e.what()).find("could not start thread 3 of 4 (1 producer + 3 decode_threads)"),
+              std::string::npos)
+        << e.what();
+  }
+  set_thread_start_hook_for_testing(nullptr);
+  Loader l(cfg, decode_jpg);
+  int64_t n = 0;
+  while (l.next()) ++n;
+  EXPECT_EQ(n, 8);
+  cfg.decode_threads = kMaxDecodeThreads + 1;  // refused up front
+  EXPECT_THROW(Loader(cfg, decode_jpg), Error);
 }
