@@ -13,6 +13,7 @@
 #include "data/bad_sample.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "data/packing.h"
 #include "data/tar.h"
 #include "data/proxy_tasks.h"
 #include "data/sa1b.h"
@@ -274,4 +275,59 @@ TEST(DataLimits, LoaderThreadCreationFailureIsAnError) {
   EXPECT_EQ(n, 8);
   cfg.decode_threads = kMaxDecodeThreads + 1;  // refused up front
   EXPECT_THROW(Loader(cfg, decode_jpg), Error);
+}
+
+namespace {
+std::string side_error(int64_t side, int64_t stride, int64_t max_grid = 0) {
+  try {
+    check_image_side("data.sizes.vae_side", side, "data.sizes.vae_stride", stride, max_grid,
+                     "data.packing.vae_max_latent_side");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST(DataLimits, ImageSidesAndPackingBudgetsThatCanOnlyHangAreRefused) {
+  // data.sizes.vae_side 100000 or a budget of 10 tokens made sgt tune spin: every sample too long to pack.
+  EXPECT_EQ(side_error(256, 16, 64), "no error");
+  EXPECT_EQ(side_error(4096, 16), "no error");
+  EXPECT_EQ(side_error(100000, 16),
+            "[config] data.sizes.vae_side 100000 must be in [data.sizes.vae_stride (16), 4096]");
+  EXPECT_EQ(side_error(0, 16), "[config] data.sizes.vae_side 0 must be in [data.sizes.vae_stride (16), 4096]");
+  EXPECT_EQ(side_error(-32, 16), "[config] data.sizes.vae_side -32 must be in [data.sizes.vae_stride (16), 4096]");
+  EXPECT_EQ(side_error(250, 16), "[config] data.sizes.vae_side 250 must be a multiple of data.sizes.vae_stride 16");
+  EXPECT_EQ(side_error(256, 0), "[config] data.sizes.vae_stride 0 must be in [1, 4096]");
+  EXPECT_EQ(side_error(2048, 16, 64),
+            "[config] data.sizes.vae_side 2048 gives a 128x128 patch grid, above data.packing.vae_max_latent_side 64 "
+            "(side / data.sizes.vae_stride must be <= 64)");
+
+  // BAGEL's layout: [<vs> 16x16 ViT patches <ve>] [<bos> <eos>] [<vs> 16x16 latents <ve>]
+  EXPECT_EQ(min_proxy_sample_tokens(224, 14, 256, 16), 258 + 2 + 258);
+  EXPECT_EQ(min_vqa_sample_tokens(224, 14), 258 + 2 + 3);
+  PackingConfig p;
+  p.expected_num_tokens = p.max_num_tokens = p.max_num_tokens_per_sample = 10;
+  p.validate();
+  try {
+    p.check_fits(518, "source 'segment'");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "[packing] source 'segment': its smallest sample takes 518 tokens, above "
+              "packing.max_num_tokens_per_sample 10 (no sample could ever be packed; raise the budget or lower "
+              "data.sizes)");
+  }
+  p.max_num_tokens_per_sample = 518;
+  p.expected_num_tokens = p.max_num_tokens = 600;
+  EXPECT_NO_THROW(p.check_fits(518, "x"));
+  PackingConfig neg;
+  neg.prefer_buffer_before = -1;
+  EXPECT_THROW(neg.validate(), Error);
+  PackingConfig huge;
+  huge.max_num_tokens = int64_t{1} << 40;
+  EXPECT_THROW(huge.validate(), Error);
+  PackingConfig table;
+  table.vae_max_latent_side = 0;
+  EXPECT_THROW(table.validate(), Error);
 }
