@@ -82,7 +82,7 @@ RunResult run_once(const DataBenchArgs& a, const std::vector<std::string>& shard
     if (s.has("json")) {
       const auto& j = s.at("json");
       auto rec = data::parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(j.data()), j.size()),
-                                       s.url + ":" + s.key);
+                                       s.url + ":" + s.key, task->config().max_masks);
       src.instances.reserve(rec.annotations.size());
       for (auto& ann : rec.annotations) src.instances.push_back(std::move(ann.segmentation));
     }

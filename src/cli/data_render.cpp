@@ -55,7 +55,8 @@ void run_render(const RenderArgs& a) {
       src.image = data::convert_channels(data::decode_image(s.at("jpg"), s.key), 3);
       if (s.has("json")) {
         const auto& j = s.at("json");
-        for (auto& ann : data::parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(j.data()), j.size()), s.key)
+        for (auto& ann : data::parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(j.data()), j.size()), s.key,
+                                                      task->config().max_masks)
                              .annotations)
           src.instances.push_back(std::move(ann.segmentation));
       }

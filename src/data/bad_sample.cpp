@@ -13,6 +13,7 @@ const char* bad_sample_reason_name(BadSampleReason r) {
     case BadSampleReason::kTruncatedTar: return "truncated_tar";
     case BadSampleReason::kMissingField: return "missing_field";
     case BadSampleReason::kBadText: return "bad_text";
+    case BadSampleReason::kTooLarge: return "too_large";
     case BadSampleReason::kOther: return "other";
     case BadSampleReason::kCount: break;
   }

@@ -20,6 +20,7 @@ enum class BadSampleReason : int {
   kTruncatedTar,      // truncated or corrupt tar shard
   kMissingField,      // sample lacks a required member (e.g. .json of a .jpg) or a target file
   kBadText,           // malformed conversation / placeholder count mismatch
+  kTooLarge,          // above a configured bound (e.g. masks per sample: proxy task key max_masks)
   kOther,             // any other sgt::Error or std::exception
   kCount
 };

@@ -1,7 +1,9 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
+#include <system_error>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -15,6 +17,10 @@ void LoaderConfig::validate() const {
             world_size);
   SGT_CHECK(num_workers >= 1 && decode_threads >= 1 && window >= 1, "loader",
             "num_workers ({}), decode_threads ({}) and window ({}) must be >= 1", num_workers, decode_threads, window);
+  // Each decode thread is an OS thread: thousands only exhaust the process's thread or memory limit.
+  SGT_CHECK(decode_threads <= kMaxDecodeThreads, "loader", "decode_threads {} is above the limit of {}",
+            decode_threads, kMaxDecodeThreads);
+  SGT_CHECK(max_bad_in_row >= 1, "loader", "max_bad_in_row {} must be >= 1", max_bad_in_row);
 }
 
 std::string LoaderState::to_json() const {
@@ -139,16 +145,40 @@ Rng sample_rng(const LoaderConfig& cfg, int64_t epoch, const std::string& key) {
 
 }  // namespace
 
+namespace {
+std::atomic<ThreadStartHook> g_thread_start_hook{nullptr};
+}  // namespace
+
+void set_thread_start_hook_for_testing(ThreadStartHook hook) { g_thread_start_hook.store(hook); }
+
 Loader::Loader(LoaderConfig cfg, DecodeFn decode, LoaderState resume)
     : cfg_(std::move(cfg)), decode_(std::move(decode)), state_(resume), start_(resume) {
   cfg_.validate();
   shards_ = expand_shard_list(cfg_.shards);
   SGT_CHECK(!shards_.empty(), "loader", "shard patterns {} expand to nothing", fmt::join(cfg_.shards, ", "));
-  threads_.emplace_back([this] { produce(); });
-  for (int64_t i = 0; i < cfg_.decode_threads; ++i) threads_.emplace_back([this] { decode_loop(); });
+  const int64_t wanted = 1 + cfg_.decode_threads;
+  threads_.reserve(static_cast<size_t>(wanted));
+  try {
+    for (int64_t i = 0; i < wanted; ++i) {
+      if (const ThreadStartHook hook = g_thread_start_hook.load()) hook(i);
+      if (i == 0)
+        threads_.emplace_back([this] { produce(); });
+      else
+        threads_.emplace_back([this] { decode_loop(); });
+    }
+  } catch (const std::system_error& e) {
+    // The destructor does not run for a constructor that throws, and destroying a joinable std::thread calls
+    // std::terminate: stop and join the threads already running first.
+    const size_t started = threads_.size();
+    stop_threads();
+    SGT_FAIL("loader", "could not start thread {} of {} (1 producer + {} decode_threads): {}; lower decode_threads",
+             started + 1, wanted, cfg_.decode_threads, e.what());
+  }
 }
 
-Loader::~Loader() {
+Loader::~Loader() { stop_threads(); }
+
+void Loader::stop_threads() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;
@@ -156,7 +186,49 @@ Loader::~Loader() {
   cv_room_.notify_all();
   cv_work_.notify_all();
   cv_done_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void Loader::note_epoch(int64_t epoch) {
+  if (epoch != pass_epoch_) {
+    // A later epoch began: the previous pass, if it covered the whole epoch, must have given one good sample,
+    // otherwise the next pass will not either (the same samples, and colours/instructions do not make a corrupt
+    // file decodable).
+    if (pass_epoch_ >= 0 && pass_from_start_ && pass_seen_ > 0 && pass_good_ == 0)
+      fail_undecodable(fmt::format("a whole pass over its {} samples (epoch {}) gave no good sample", pass_seen_,
+                                   pass_epoch_));
+    pass_epoch_ = epoch;
+    pass_from_start_ = !(epoch == start_.epoch && start_.position > 0);
+    pass_seen_ = pass_good_ = 0;
+  }
+  ++pass_seen_;
+}
+
+void Loader::note_bad(BadSampleReason r, const std::string& message) {
+  const auto i = static_cast<size_t>(r);
+  if (row_counts_[i]++ == 0) row_examples_[i] = message;
+  if (++bad_in_row_ >= cfg_.max_bad_in_row)
+    fail_undecodable(fmt::format("{} samples in a row were bad (limit: loader key max_bad_in_row = {})", bad_in_row_,
+                                 cfg_.max_bad_in_row));
+}
+
+void Loader::fail_undecodable(const std::string& what) const {
+  size_t top = 0;
+  int64_t run = 0;
+  for (size_t i = 0; i < row_counts_.size(); ++i) {
+    if (row_counts_[i] > row_counts_[top]) top = i;
+    run += row_counts_[i];
+  }
+  constexpr size_t kShown = 3;
+  std::vector<std::string> shown(cfg_.shards.begin(), cfg_.shards.begin() + std::min(kShown, cfg_.shards.size()));
+  std::string shards = fmt::format("{}", fmt::join(shown, ", "));
+  if (cfg_.shards.size() > kShown) shards += fmt::format(" and {} more", cfg_.shards.size() - kShown);
+  const std::string source =
+      cfg_.name.empty() ? fmt::format("shards {}", shards) : fmt::format("source '{}' (shards {})", cfg_.name, shards);
+  SGT_FAIL("loader", "{}: {}; most frequent reason {} ({} of the last {}), e.g.: {}", source, what,
+           bad_sample_reason_name(static_cast<BadSampleReason>(top)), row_counts_[top], run, row_examples_[top]);
 }
 
 void Loader::emit(int64_t epoch, WdsSample&& s) {
@@ -259,16 +331,25 @@ std::optional<LoadedSample> Loader::next() {
       ++state_.position;
     }
     cv_room_.notify_all();
+    note_epoch(slot.epoch);
     if (slot.error) {
+      BadSampleReason r = BadSampleReason::kOther;
+      std::string message;
       try {
         std::rethrow_exception(slot.error);
       } catch (const std::exception& e) {
-        bad_.record(e, slot.out.url + ":" + slot.out.key);
+        r = bad_.record(e, slot.out.url + ":" + slot.out.key);
+        message = fmt::format("{}:{}: {}", slot.out.url, slot.out.key, e.what());
       } catch (...) {
         bad_.add(BadSampleReason::kOther);
+        message = fmt::format("{}:{}: a non-standard exception", slot.out.url, slot.out.key);
       }
+      note_bad(r, message);
       continue;
     }
+    bad_in_row_ = 0;
+    row_counts_.fill(0);
+    ++pass_good_;
     return std::move(slot.out);
   }
 }

@@ -12,8 +12,11 @@
 // State: (epoch, position in the epoch's order). Restarting from a saved state replays the raw stream without
 // decoding up to the position, so the same samples come out in the same order.
 // Bad samples (decode throws, or a shard is truncated) are skipped, counted by reason (data/bad_sample.h) and
-// logged; they never stop or stall the loader.
+// logged. A source with nothing decodable is an error, not an endless skip: next() throws sgt::Error after
+// max_bad_in_row bad samples in a row, or when a whole pass (epoch) over the source gave no good sample, naming the
+// source, the count and the most frequent reason with one example message.
 #include <any>
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -32,6 +35,9 @@
 
 namespace sgt::data {
 
+// Most decode threads a loader starts (LoaderConfig::validate).
+inline constexpr int64_t kMaxDecodeThreads = 256;
+
 struct LoaderConfig {
   std::vector<std::string> shards;  // paths or brace patterns ("dir/world-train-{000000..000009}.tar")
   uint64_t seed = 0;
@@ -45,6 +51,10 @@ struct LoaderConfig {
   // false: the decoder's rng depends on (seed, key) only, so e.g. segmentation colours are fixed per image as in
   // SGT's pre-rendered PNGs; true: it also depends on the epoch (colours re-drawn every epoch, an augmentation).
   bool sample_rng_per_epoch = false;
+  // Consecutive bad samples after which next() gives up on the source (>= 1). 1000 is far more than the corrupt
+  // files real shards hold in a row, and small next to a pass over a source (SA-1B: ~11k images per tar).
+  int64_t max_bad_in_row = 1000;
+  std::string name;  // source name for messages (the mixer sets it); empty: messages name the shards only
 
   template <class V>
   void visit(V&& v) {
@@ -59,6 +69,8 @@ struct LoaderConfig {
     v("window", window);
     v("epochs", epochs);
     v("sample_rng_per_epoch", sample_rng_per_epoch);
+    v("max_bad_in_row", max_bad_in_row);
+    v("name", name);
   }
   void validate() const;
 };
@@ -81,14 +93,23 @@ struct LoadedSample {
 // Throwing (BadSampleError or any std::exception) marks the sample bad.
 using DecodeFn = std::function<std::any(WdsSample& raw, Rng& rng)>;
 
+// Test seam: when set, the Loader calls it before starting each of its threads (index 0 = the producer, then the
+// decode threads); it may throw std::system_error to stand for a refused thread creation. nullptr (the default)
+// in production. Not synchronised: set it only while no Loader is being constructed.
+using ThreadStartHook = void (*)(int64_t index);
+void set_thread_start_hook_for_testing(ThreadStartHook hook);
+
 class Loader {
  public:
+  // Starts 1 producer and decode_threads decoding threads. When one cannot be started, the ones already running are
+  // stopped and joined and sgt::Error("loader") is thrown (no std::terminate from a joinable std::thread).
   Loader(LoaderConfig cfg, DecodeFn decode = nullptr, LoaderState resume = {});
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  // The next good sample; nullopt when all epochs are done.
+  // The next good sample; nullopt when all epochs are done. Throws sgt::Error when the source has nothing
+  // decodable (see max_bad_in_row above).
   std::optional<LoadedSample> next();
   // State after the last sample returned by next(): resuming from it continues right after that sample.
   LoaderState state() const;
@@ -106,6 +127,11 @@ class Loader {
   void produce();
   void decode_loop();
   void emit(int64_t epoch, WdsSample&& s);
+  void stop_threads();
+  // Consumer-side bookkeeping of next(): the current run of bad samples and the current pass.
+  void note_epoch(int64_t epoch);
+  void note_bad(BadSampleReason r, const std::string& message);
+  [[noreturn]] void fail_undecodable(const std::string& what) const;
 
   LoaderConfig cfg_;
   DecodeFn decode_;
@@ -121,6 +147,13 @@ class Loader {
   bool producer_done_ = false, stop_ = false;
   std::exception_ptr producer_error_;
   std::vector<std::thread> threads_;
+
+  // Touched by next() only (the consumer thread).
+  int64_t bad_in_row_ = 0;
+  std::array<int64_t, static_cast<size_t>(BadSampleReason::kCount)> row_counts_{};
+  std::array<std::string, static_cast<size_t>(BadSampleReason::kCount)> row_examples_;  // first message per reason
+  int64_t pass_epoch_ = -1, pass_seen_ = 0, pass_good_ = 0;
+  bool pass_from_start_ = false;  // the pass began at position 0 (not a resumed epoch's remainder)
 };
 
 // Keys of one consumer's stream in order, without decoding (for tests and `sgt data` tools).

@@ -32,9 +32,58 @@ void PackingConfig::validate() const {
   SGT_CHECK(max_num_tokens_per_sample > 0 && max_num_tokens_per_sample <= max_num_tokens, "packing",
             "max_num_tokens_per_sample {} must be in (0, max_num_tokens {}]", max_num_tokens_per_sample,
             max_num_tokens);
+  // A pack is one sequence through the model: 2^24 tokens is far beyond any attention budget, and bounding it keeps
+  // the token arithmetic of the plans far from overflow.
+  constexpr int64_t kMaxPackTokens = int64_t{1} << 24;
+  SGT_CHECK(max_num_tokens <= kMaxPackTokens, "packing", "max_num_tokens {} is above the limit of {}", max_num_tokens,
+            kMaxPackTokens);
   SGT_CHECK(max_buffer_size >= 0, "packing", "max_buffer_size {} < 0", max_buffer_size);
+  SGT_CHECK(prefer_buffer_before >= 0, "packing", "prefer_buffer_before {} < 0", prefer_buffer_before);
   for (double p : {text_cond_dropout_prob, vit_cond_dropout_prob, vae_cond_dropout_prob})
     SGT_CHECK(p >= 0 && p <= 1, "packing", "dropout probability {} outside [0, 1]", p);
+  SGT_CHECK(bos_id >= 0 && eos_id >= 0 && vision_start_id >= 0 && vision_end_id >= 0, "packing",
+            "special token ids must be >= 0 (bos {}, eos {}, vision_start {}, vision_end {})", bos_id, eos_id,
+            vision_start_id, vision_end_id);
+  SGT_CHECK(vit_max_patches_per_side >= 1 && vae_max_latent_side >= 1, "packing",
+            "vit_max_patches_per_side {} and vae_max_latent_side {} must be >= 1", vit_max_patches_per_side,
+            vae_max_latent_side);
+}
+
+void PackingConfig::check_fits(int64_t min_tokens, const std::string& what) const {
+  SGT_CHECK(min_tokens <= max_num_tokens_per_sample, "packing",
+            "{}: its smallest sample takes {} tokens, above packing.max_num_tokens_per_sample {} (no sample could "
+            "ever be packed; raise the budget or lower data.sizes)",
+            what, min_tokens, max_num_tokens_per_sample);
+}
+
+void check_image_side(const std::string& key, int64_t side, const std::string& stride_key, int64_t stride,
+                      int64_t max_grid, const std::string& max_grid_key) {
+  SGT_CHECK(stride >= 1 && stride <= kMaxImageSide, "config", "{} {} must be in [1, {}]", stride_key, stride,
+            kMaxImageSide);
+  SGT_CHECK(side >= stride && side <= kMaxImageSide, "config", "{} {} must be in [{} ({}), {}]", key, side,
+            stride_key, stride, kMaxImageSide);
+  SGT_CHECK(side % stride == 0, "config", "{} {} must be a multiple of {} {}", key, side, stride_key, stride);
+  if (max_grid > 0)
+    SGT_CHECK(side / stride <= max_grid, "config",
+              "{} {} gives a {}x{} patch grid, above {} {} (side / {} must be <= {})", key, side, side / stride,
+              side / stride, max_grid_key, max_grid, stride_key, max_grid);
+}
+
+int64_t min_proxy_sample_tokens(int64_t vit_side, int64_t vit_stride, int64_t vae_side, int64_t vae_stride) {
+  return proxy_task_plan(0, vit_side, vit_side, {}, vae_side, vae_side, vit_stride, vae_stride).num_tokens();
+}
+
+int64_t min_vqa_sample_tokens(int64_t vit_side, int64_t vit_stride) {
+  SGT_CHECK(vit_stride > 0 && vit_side > 0 && vit_side % vit_stride == 0, "packing",
+            "ViT side {} must be a positive multiple of {}", vit_side, vit_stride);
+  SamplePlan plan;
+  PlanItem vit;
+  vit.kind = SplitKind::kVitImage;
+  vit.grid_h = vit.grid_w = vit_side / vit_stride;
+  PlanItem question, answer;
+  answer.text_ids = {0};
+  plan.items = {vit, question, answer};
+  return plan.num_tokens();
 }
 
 namespace {

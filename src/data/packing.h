@@ -75,7 +75,24 @@ struct PackingConfig {
     v("vae_max_latent_side", vae_max_latent_side);
   }
   void validate() const;
+  // Throws when a sample of `min_tokens` tokens (the smallest one a source can produce, e.g.
+  // min_proxy_sample_tokens) exceeds max_num_tokens_per_sample: every sample would be skipped as too long and the
+  // mixer would wait forever for one that fits. `what` names the source for the message.
+  void check_fits(int64_t min_tokens, const std::string& what) const;
 };
+
+// Largest training image side (pixels) a config may ask for: 4096^2 RGB is 48 MiB per image, and a side of 10^5
+// would make every resize allocate tens of GB.
+inline constexpr int64_t kMaxImageSide = 4096;
+// Checks a configured image side: in [stride, kMaxImageSide] and a multiple of stride (> 0, <= kMaxImageSide);
+// with max_grid > 0 also side / stride <= max_grid (the position table side, max_grid_key). Errors name the keys
+// (e.g. "data.sizes.vae_side"), the value and the bound.
+void check_image_side(const std::string& key, int64_t side, const std::string& stride_key, int64_t stride,
+                      int64_t max_grid = 0, const std::string& max_grid_key = {});
+// Tokens of the smallest proxy-task sample at these sizes (square images, an empty instruction) and of the
+// smallest VQA sample (square ViT image, empty question, a one-token answer), counted as SamplePlan::num_tokens.
+int64_t min_proxy_sample_tokens(int64_t vit_side, int64_t vit_stride, int64_t vae_side, int64_t vae_stride);
+int64_t min_vqa_sample_tokens(int64_t vit_side, int64_t vit_stride);
 
 // One image placed in the pack.
 struct PackedImage {

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "data/bad_sample.h"
 #include "data/resize.h"
 
 namespace sgt::data {
@@ -38,6 +39,7 @@ void ProxyTaskConfig::validate() const {
             "color_mode must be 'random' or 'position', got '{}'", color_mode);
   SGT_CHECK(min_color_distance >= 0 && min_color_distance <= 255 * 3, "proxy", "min_color_distance {} outside [0, 765]",
             min_color_distance);
+  SGT_CHECK(max_masks >= 1, "proxy", "max_masks {} must be >= 1", max_masks);
   SGT_CHECK(canny_sigma > 0 && canny_low >= 0 && canny_high >= canny_low, "proxy",
             "canny needs sigma > 0 and 0 <= low <= high (got {}, {}, {})", canny_sigma, canny_low, canny_high);
   SGT_CHECK(inpaint_min_frac > 0 && inpaint_max_frac <= 1 && inpaint_min_frac <= inpaint_max_frac, "proxy",
@@ -54,6 +56,9 @@ void ProxyTaskConfig::validate() const {
 ProxyExample ProxyTask::make(const ProxySource& src, Rng& rng) const {
   SGT_CHECK(!src.image.empty() && src.image.channels == 3, "proxy", "task {}: source image must be RGB, got {}x{}x{}",
             name(), src.image.width, src.image.height, src.image.channels);
+  SGT_BAD_SAMPLE(static_cast<int64_t>(src.instances.size()) <= cfg_.max_masks, BadSampleReason::kTooLarge, "proxy",
+                 "task {}: {} instance masks, above the limit of {} masks per sample (proxy task key max_masks)",
+                 name(), src.instances.size(), cfg_.max_masks);
   ProxyExample out;
   out.task = name();
   render(src, rng, out);
@@ -75,26 +80,126 @@ void check_instances(const std::vector<Rle>& instances) {
 
 }  // namespace
 
+namespace {
+
+using Rgb = std::array<uint8_t, 3>;
+
+int l1(const Rgb& a, const Rgb& b) { return std::abs(a[0] - b[0]) + std::abs(a[1] - b[1]) + std::abs(a[2] - b[2]); }
+
+// Exact answer to "is a colour already drawn within L1 distance r of c?" (r in [0, 764]) in near-constant time, so
+// that drawing n colours costs O(n * draws) instead of O(n^2 * draws) (10^5 masks took minutes).
+// Up to kLinear colours a plain scan is cheapest and allocates nothing. Beyond it, uniform grids over the RGB cube
+// with cell side 2^k (k = 2..8, so 64^3 .. 1 cells) are built on first use: a query of radius r goes to the grid
+// whose side is >= r, where the box [c - r, c + r] spans at most 3 cells per axis, and cells farther than r (L1)
+// from c are skipped. Points of a cell are a linked list (head per cell, next per colour).
+// The answers are those of the scan, so the colours drawn are the same for every instance count.
+class ColourIndex {
+ public:
+  explicit ColourIndex(const std::vector<Rgb>& cols) : cols_(cols) {}
+
+  bool any_within(const Rgb& c, int r) const {
+    if (cols_.size() <= kLinear) {
+      for (const Rgb& o : cols_)
+        if (l1(c, o) <= r) return true;
+      return false;
+    }
+    int k = kMinShift;
+    while (k < kMaxShift && (1 << k) < r) ++k;
+    Grid& g = grid(k);
+    const int n = 256 >> k;
+    int lo[3], hi[3];
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = std::max(0, c[a] - r) >> k;
+      hi[a] = std::min(255, c[a] + r) >> k;
+    }
+    // L1 distance from c to the cells of index i along axis a.
+    auto gap = [&](int a, int i) {
+      const int first = i << k, last = first + (1 << k) - 1;
+      return c[a] < first ? first - c[a] : (c[a] > last ? c[a] - last : 0);
+    };
+    auto scan = [&](int cell) {
+      for (int32_t p = g.head[cell]; p >= 0; p = g.next[p])
+        if (l1(c, cols_[p]) <= r) return true;
+      return false;
+    };
+    // c's own cell first: in a crowded cube most draws are rejected, and a close colour is likeliest there.
+    const int home = ((c[0] >> k) * n + (c[1] >> k)) * n + (c[2] >> k);
+    if (scan(home)) return true;
+    for (int x = lo[0]; x <= hi[0]; ++x) {
+      const int gx = gap(0, x);
+      for (int y = lo[1]; y <= hi[1]; ++y) {
+        const int gy = gx + gap(1, y);
+        if (gy > r) continue;
+        for (int z = lo[2]; z <= hi[2]; ++z) {
+          const int cell = (x * n + y) * n + z;
+          if (cell == home || gy + gap(2, z) > r) continue;
+          if (scan(cell)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // Call after cols.push_back(c).
+  void added() {
+    const auto i = static_cast<int32_t>(cols_.size() - 1);
+    for (int k = kMinShift; k <= kMaxShift; ++k)
+      if (!grids_[k - kMinShift].head.empty()) insert(grids_[k - kMinShift], k, i);
+  }
+
+ private:
+  static constexpr size_t kLinear = 64;
+  static constexpr int kMinShift = 2, kMaxShift = 8;
+  struct Grid {
+    std::vector<int32_t> head, next;
+  };
+
+  static void insert(Grid& g, int k, int32_t i, const Rgb& c) {
+    const int n = 256 >> k;
+    int32_t& h = g.head[((c[0] >> k) * n + (c[1] >> k)) * n + (c[2] >> k)];
+    if (g.next.size() <= static_cast<size_t>(i)) g.next.resize(static_cast<size_t>(i) + 1, -1);
+    g.next[i] = h;
+    h = i;
+  }
+  void insert(Grid& g, int k, int32_t i) const { insert(g, k, i, cols_[i]); }
+
+  Grid& grid(int k) const {
+    Grid& g = grids_[k - kMinShift];
+    if (g.head.empty()) {
+      const size_t n = static_cast<size_t>(256 >> k);
+      g.head.assign(n * n * n, -1);
+      g.next.reserve(cols_.size() * 2);
+      for (size_t i = 0; i < cols_.size(); ++i) insert(g, k, static_cast<int32_t>(i));
+    }
+    return g;
+  }
+
+  const std::vector<Rgb>& cols_;
+  mutable std::array<Grid, kMaxShift - kMinShift + 1> grids_;
+};
+
+}  // namespace
+
 Image render_instance_map(const std::vector<Rle>& instances, Rng& rng, int64_t min_color_distance,
                           std::vector<std::array<uint8_t, 3>>* colours) {
   check_instances(instances);
   // Colours: uniform RGB, redrawn while closer than min_color_distance (L1) to black or an earlier colour;
   // the required distance halves every 64 failed draws so that many instances still terminate. Exact duplicates
-  // and pure black are always rejected.
-  std::vector<std::array<uint8_t, 3>> cols;
+  // and pure black are always rejected (so up to 2^24 - 1 instances get distinct colours).
+  std::vector<Rgb> cols;
+  cols.reserve(instances.size());
+  ColourIndex index(cols);
   for (size_t i = 0; i < instances.size(); ++i) {
     int64_t need = min_color_distance;
     for (int tries = 0;; ++tries) {
       if (tries > 0 && tries % 64 == 0) need /= 2;
       const uint64_t r = rng.next_u64();
-      std::array<uint8_t, 3> c{static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8), static_cast<uint8_t>(r >> 16)};
-      auto dist = [&](const std::array<uint8_t, 3>& o) {
-        return std::abs(c[0] - o[0]) + std::abs(c[1] - o[1]) + std::abs(c[2] - o[2]);
-      };
-      bool ok = dist({0, 0, 0}) >= std::max<int64_t>(need, 1);
-      for (const auto& o : cols) ok = ok && dist(o) >= std::max<int64_t>(need, 1);
-      if (ok) {
+      const Rgb c{static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8), static_cast<uint8_t>(r >> 16)};
+      const int64_t d = std::max<int64_t>(need, 1);  // accepted: at L1 distance >= d from black and every colour
+      // (no two colours are more than 765 apart, so a radius beyond 765 answers like 765)
+      if (c[0] + c[1] + c[2] >= d && !index.any_within(c, static_cast<int>(std::min<int64_t>(d - 1, 765)))) {
         cols.push_back(c);
+        index.added();
         break;
       }
     }

@@ -22,6 +22,7 @@
 #include "data/image.h"
 #include "data/instructions.h"
 #include "data/rle.h"
+#include "data/sa1b.h"
 
 namespace sgt::data {
 
@@ -43,6 +44,8 @@ struct ProxyTaskConfig {
   std::string mask_resize = "nearest";  // nearest | bicubic (the reference's PIL default)
   int64_t min_color_distance = 48;      // L1 distance between instance colours (and to black) when achievable
   std::string color_mode = "random";    // random (SAM / SGT) | position (colour from the centroid, Painter)
+  // Masks per sample above this make the sample bad (kTooLarge) before any work on them; see kDefaultMaxMasks.
+  int64_t max_masks = kDefaultMaxMasks;
   double canny_sigma = 1.4, canny_low = 50, canny_high = 120;  // on the L2 Sobel magnitude of 0..255 gray
   bool depth_near_bright = true;
   double inpaint_min_frac = 0.25, inpaint_max_frac = 0.5;  // rectangle side as a fraction of the image side
@@ -61,6 +64,7 @@ struct ProxyTaskConfig {
     v("mask_resize", mask_resize);
     v("min_color_distance", min_color_distance);
     v("color_mode", color_mode);
+    v("max_masks", max_masks);
     v("canny_sigma", canny_sigma);
     v("canny_low", canny_low);
     v("canny_high", canny_high);
@@ -88,7 +92,8 @@ class ProxyTask {
   virtual ~ProxyTask() = default;
   const std::string& name() const { return cfg_.task; }
   const ProxyTaskConfig& config() const { return cfg_; }
-  // Throws sgt::Error when the source lacks what the task needs (masks, depth) or has the wrong shape.
+  // Throws sgt::Error when the source lacks what the task needs (masks, depth) or has the wrong shape, and
+  // BadSampleError(kTooLarge) when it holds more than max_masks instance masks.
   ProxyExample make(const ProxySource& src, Rng& rng) const;
 
   // Implementations are created by make_proxy_task (which validates the config).

@@ -89,7 +89,8 @@ std::string strip_dot_slash(std::string s) {
 
 }  // namespace
 
-SaRecord parse_sa1b_json(std::string_view text, const std::string& name) {
+SaRecord parse_sa1b_json(std::string_view text, const std::string& name, int64_t max_masks) {
+  SGT_CHECK(max_masks >= 1, "sa1b", "max_masks {} must be >= 1", max_masks);
   json j;
   try {
     j = parse_json_limited<json>(text, name);
@@ -110,6 +111,9 @@ SaRecord parse_sa1b_json(std::string_view text, const std::string& name) {
                  name, rec.image.width, rec.image.height);
   auto anns = j.find("annotations");
   SGT_BAD_SAMPLE(anns != j.end() && anns->is_array(), kBadJson, "sa1b", "{}: no 'annotations' list", name);
+  SGT_BAD_SAMPLE(static_cast<int64_t>(anns->size()) <= max_masks, BadSampleReason::kTooLarge, "sa1b",
+                 "{}: {} annotations, above the limit of {} masks per sample (proxy task key max_masks)", name,
+                 anns->size(), max_masks);
   rec.annotations.reserve(anns->size());
   int64_t index = 0;
   for (const auto& a : *anns) {
@@ -139,12 +143,12 @@ SaRecord parse_sa1b_json(std::string_view text, const std::string& name) {
   return rec;
 }
 
-Sa1bSample decode_sa1b(const Sa1bRaw& raw, int64_t min_side_hint) {
+Sa1bSample decode_sa1b(const Sa1bRaw& raw, int64_t min_side_hint, int64_t max_masks) {
   const std::string name = raw.source + ":" + raw.key;
   Sa1bSample s;
   s.key = raw.key;
   s.record = parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(raw.json.data()), raw.json.size()),
-                             name + ".json");
+                             name + ".json", max_masks);
   const ImageInfo info = probe_image(raw.jpg, name + ".jpg");
   SGT_BAD_SAMPLE(info.width == s.record.image.width && info.height == s.record.image.height,
                  BadSampleReason::kSizeMismatch, "sa1b", "{}: jpg is {}x{} but the json says {}x{}", name, info.width,

@@ -37,8 +37,15 @@ struct SaRecord {
   std::vector<SaAnnotation> annotations;
 };
 
-// Parses one SA-1B JSON document. Throws BadSampleError (kBadJson, kBadRle, kSizeMismatch) naming `name`.
-SaRecord parse_sa1b_json(std::string_view json, const std::string& name);
+// Default bound on the annotations of one image. SA-1B averages ~100 masks per image (1.1B masks over 11M
+// images) and its densest images hold a few hundred; COCO images hold at most a few hundred instances (crowd
+// regions included). 10^4 is far above both, yet bounds the work per sample (RLE decoding, painting, colour
+// drawing all grow with the mask count) against a hostile or broken annotation file.
+inline constexpr int64_t kDefaultMaxMasks = 10000;
+
+// Parses one SA-1B JSON document. Throws BadSampleError (kBadJson, kBadRle, kSizeMismatch) naming `name`, and
+// kTooLarge when it holds more than max_masks annotations (checked before any mask is decoded).
+SaRecord parse_sa1b_json(std::string_view json, const std::string& name, int64_t max_masks = kDefaultMaxMasks);
 
 // Raw (undecoded) SA-1B sample: decoding happens in the loader's worker threads.
 struct Sa1bRaw {
@@ -54,8 +61,8 @@ struct Sa1bSample {
 };
 
 // Decodes the jpg (RGB, DCT-scaled when min_side_hint allows) and parses the json; checks that the full-size
-// JPEG dimensions equal the JSON's width/height and every RLE size.
-Sa1bSample decode_sa1b(const Sa1bRaw& raw, int64_t min_side_hint = 0);
+// JPEG dimensions equal the JSON's width/height and every RLE size. max_masks as in parse_sa1b_json.
+Sa1bSample decode_sa1b(const Sa1bRaw& raw, int64_t min_side_hint = 0, int64_t max_masks = kDefaultMaxMasks);
 
 // Streams jpg+json pairs from tar shards (webdataset grouping) or from an extracted folder (sa_*.jpg with
 // sa_*.json beside, sorted by name). A jpg without json (or the reverse) is a BadSampleError(kMissingField);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <limits>
 #include <regex>
 
 #include "core/error.h"
@@ -76,38 +78,106 @@ std::vector<std::string> split_top(const std::string& s) {
   return out;
 }
 
+// Parses "<int>..<int>[..[-]<digits>]" or "<letter>..<letter>[..[-]<digits>]", the braceexpand range forms (the
+// sign of a step is ignored there too). A hand parser, not a regex: libstdc++'s regex recurses per character.
+struct RangeSpec {
+  std::string_view lo, hi, step;  // step: digits only, empty when absent
+  bool letters = false;
+};
+std::optional<RangeSpec> parse_range(std::string_view s) {
+  size_t i = 0;
+  auto number = [&](bool sign) -> std::optional<std::string_view> {
+    const size_t b = i;
+    if (sign && i < s.size() && s[i] == '-') ++i;
+    const size_t d = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == d) return std::nullopt;
+    return s.substr(b, i - b);
+  };
+  auto letter = [&]() -> std::optional<std::string_view> {
+    if (i >= s.size() || !std::isalpha(static_cast<unsigned char>(s[i]))) return std::nullopt;
+    return s.substr(i++, 1);
+  };
+  auto dots = [&] {
+    if (s.substr(i, 2) != "..") return false;
+    i += 2;
+    return true;
+  };
+  RangeSpec r;
+  r.letters = !s.empty() && std::isalpha(static_cast<unsigned char>(s[0]));
+  auto lo = r.letters ? letter() : number(true);
+  if (!lo || !dots()) return std::nullopt;
+  auto hi = r.letters ? letter() : number(true);
+  if (!hi) return std::nullopt;
+  r.lo = *lo;
+  r.hi = *hi;
+  if (i == s.size()) return r;
+  if (!dots()) return std::nullopt;
+  if (i < s.size() && s[i] == '-') ++i;
+  auto step = number(false);
+  if (!step || i != s.size()) return std::nullopt;
+  r.step = *step;
+  return r;
+}
+
+// braceexpand's `int(step) or 1`; a step beyond 64 bits acts as "larger than any range" (one item, as in Python).
+uint64_t range_step(std::string_view digits) {
+  if (digits.empty()) return 1;
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec == std::errc::result_out_of_range) return std::numeric_limits<uint64_t>::max();
+  SGT_ASSERT(ec == std::errc() && end == digits.data() + digits.size());
+  return v == 0 ? 1 : v;
+}
+
 // Integer or letter sequence "000..009", "1..10..2", "a..e" (braceexpand); nullopt when not a range.
-std::optional<std::vector<std::string>> range_items(const std::string& inner) {
-  static const std::regex int_re(R"(^(-?\d+)\.\.(-?\d+)(?:\.\.-?(\d+))?$)");
-  static const std::regex chr_re(R"(^([A-Za-z])\.\.([A-Za-z])(?:\.\.-?(\d+))?$)");
-  std::smatch m;
+std::optional<std::vector<std::string>> range_items(const std::string& inner, const std::string& pattern) {
+  const auto spec = parse_range(inner);
+  if (!spec) return std::nullopt;
+  const uint64_t step = range_step(spec->step);
   std::vector<std::string> out;
-  if (std::regex_match(inner, m, int_re)) {
-    const std::string l = m[1], r = m[2];
-    auto padded = [](const std::string& v) {
-      return v != "0" && v != "-0" && (v.starts_with("0") || v.starts_with("-0"));
-    };
-    const size_t pad = (padded(l) || padded(r)) ? std::max(l.size(), r.size()) : 0;
-    int64_t step = m[3].matched ? std::stoll(m[3]) : 1;
-    if (step == 0) step = 1;
-    const int64_t a = std::stoll(l), b = std::stoll(r);
-    SGT_CHECK(std::llabs(b - a) / step < 10'000'000, "webdataset", "brace range {{{}}} is too long", inner);
-    for (int64_t v = a; a <= b ? v <= b : v >= b; v += a <= b ? step : -step) {
-      std::string digits = std::to_string(v < 0 ? -v : v);
-      const size_t width = pad > 0 ? pad - (v < 0 ? 1 : 0) : 0;
-      if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
-      out.push_back((v < 0 ? "-" : "") + digits);
+  auto check_count = [&](uint64_t span) {
+    const uint64_t count = span / step + 1;
+    SGT_CHECK(count <= static_cast<uint64_t>(kMaxBraceNames), "webdataset",
+              "brace pattern '{}': range {{{}}} has {} items, above the limit of {} names", pattern, inner, count,
+              kMaxBraceNames);
+    return count;
+  };
+  if (spec->letters) {
+    // braceexpand indexes the letters in "A..Za..z" (so {X..b} is X Y Z a b) and slices with the step.
+    auto index = [](char c) { return c >= 'a' ? 26 + (c - 'a') : c - 'A'; };
+    const int a = index(spec->lo[0]), b = index(spec->hi[0]);
+    const uint64_t count = check_count(static_cast<uint64_t>(std::abs(b - a)));
+    for (uint64_t k = 0; k < count; ++k) {
+      const int v = a <= b ? a + static_cast<int>(k * step) : a - static_cast<int>(k * step);
+      out.emplace_back(1, v < 26 ? static_cast<char>('A' + v) : static_cast<char>('a' + v - 26));
     }
     return out;
   }
-  if (std::regex_match(inner, m, chr_re)) {
-    const char a = m[1].str()[0], b = m[2].str()[0];
-    int64_t step = m[3].matched ? std::stoll(m[3]) : 1;
-    if (step == 0) step = 1;
-    for (int v = a; a <= b ? v <= b : v >= b; v += a <= b ? int(step) : -int(step)) out.emplace_back(1, char(v));
-    return out;
+  auto parse = [&](std::string_view v) {
+    int64_t x = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    SGT_CHECK(ec == std::errc() && end == v.data() + v.size(), "webdataset",
+              "brace pattern '{}': range bound {} is outside the 64-bit integers", pattern, v);
+    return x;
+  };
+  const int64_t a = parse(spec->lo), b = parse(spec->hi);
+  auto padded = [](std::string_view v) { return v != "0" && v != "-0" && (v.starts_with("0") || v.starts_with("-0")); };
+  // Python's "%0{width}d": the width counts the sign.
+  const size_t pad = (padded(spec->lo) || padded(spec->hi)) ? std::max(spec->lo.size(), spec->hi.size()) : 0;
+  // Unsigned arithmetic: the span of two int64 fits in a uint64, and every item lies between a and b.
+  const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
+  const uint64_t count = check_count(a <= b ? ub - ua : ua - ub);
+  out.reserve(count);
+  for (uint64_t k = 0; k < count; ++k) {
+    const auto v = static_cast<int64_t>(a <= b ? ua + k * step : ua - k * step);
+    const uint64_t mag = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    std::string digits = std::to_string(mag);
+    const size_t width = pad > 0 ? pad - (v < 0 ? 1 : 0) : 0;
+    if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
+    out.push_back((v < 0 ? "-" : "") + digits);
   }
-  return std::nullopt;
+  return out;
 }
 
 std::string unescape(const std::string& s) {
@@ -119,7 +189,8 @@ std::string unescape(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> expand_raw(const std::string& s) {
+// Every expansion step is bounded by kMaxBraceNames, so "{0..999}{0..999}{0..999}" fails before it allocates.
+std::vector<std::string> expand_raw(const std::string& s, const std::string& pattern) {
   size_t open = std::string::npos;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\') {
@@ -133,20 +204,29 @@ std::vector<std::string> expand_raw(const std::string& s) {
   const size_t close = matching_brace(s, open);
   if (close == std::string::npos) return {s};
   const std::string prefix = s.substr(0, open), inner = s.substr(open + 1, close - open - 1);
-  const std::vector<std::string> rest = expand_raw(s.substr(close + 1));
+  const std::vector<std::string> rest = expand_raw(s.substr(close + 1), pattern);
+  auto check = [&](size_t n) {
+    SGT_CHECK(n <= static_cast<size_t>(kMaxBraceNames), "webdataset",
+              "brace pattern '{}' expands to more than {} names", pattern, kMaxBraceNames);
+  };
   std::vector<std::string> items;
-  if (auto r = range_items(inner)) {
+  if (auto r = range_items(inner, pattern)) {
     items = std::move(*r);
   } else {
     const auto alts = split_top(inner);
     if (alts.size() < 2) {  // "{x}" stays literal, but its inside may still expand
-      for (const auto& x : expand_raw(inner)) items.push_back("{" + x + "}");
+      for (const auto& x : expand_raw(inner, pattern)) items.push_back("{" + x + "}");
     } else {
-      for (const auto& a : alts)
-        for (auto& x : expand_raw(a)) items.push_back(std::move(x));
+      for (const auto& a : alts) {
+        for (auto& x : expand_raw(a, pattern)) items.push_back(std::move(x));
+        check(items.size());
+      }
     }
   }
+  check(items.size());
+  check(items.size() * rest.size());  // both <= kMaxBraceNames (rest was checked when it was built): no overflow
   std::vector<std::string> out;
+  out.reserve(items.size() * rest.size());
   for (const auto& it : items)
     for (const auto& r : rest) out.push_back(prefix + it + r);
   return out;
@@ -155,7 +235,7 @@ std::vector<std::string> expand_raw(const std::string& s) {
 }  // namespace
 
 std::vector<std::string> expand_braces(const std::string& pattern) {
-  auto raw = expand_raw(pattern);
+  auto raw = expand_raw(pattern, pattern);
   for (auto& s : raw) s = unescape(s);
   return raw;
 }

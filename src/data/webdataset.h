@@ -28,7 +28,12 @@ std::optional<std::pair<std::string, std::string>> wds_split_key(const std::stri
 // True for members webdataset skips as metadata (top-level __x__, or a path starting with __x__/).
 bool wds_is_meta(const std::string& path);
 
-// braceexpand-style expansion: "a-{000..003}.tar" (zero padding kept), "{a,b}", nested and several groups.
+// Most names one brace pattern may expand to (10^6 shards is far beyond any real dataset; "{a..z..1}{0..10^9}"
+// would otherwise allocate until memory runs out).
+inline constexpr int64_t kMaxBraceNames = 1'000'000;
+// braceexpand-style expansion: "a-{000..003}.tar" (zero padding kept), "{a,b}", "{a..z..2}", "{10..0}", nested and
+// several groups. Throws sgt::Error naming the pattern when it would expand to more than kMaxBraceNames names or a
+// range bound does not fit in 64 bits (Python's integers are unbounded; sgt refuses instead).
 std::vector<std::string> expand_braces(const std::string& pattern);
 // Expands each pattern; also splits on "::" like webdataset's url lists.
 std::vector<std::string> expand_shard_list(const std::vector<std::string>& patterns);

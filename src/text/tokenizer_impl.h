@@ -17,6 +17,7 @@ struct Tokenizer::Impl {
   std::unique_ptr<BpeModel> bpe;
   // Vocabulary strings with a character outside the byte map: never produced by encoding, decoded as their UTF-8.
   std::unordered_map<TokenId, std::string> non_byte_vocab;
+  std::unordered_map<std::string, TokenId> non_byte_ids;  // the reverse of non_byte_vocab (first id of a string)
   std::vector<AddedToken> added;         // in file order
   AddedTokenMatcher raw_matcher;         // normalized == false: matched in the input as given
   AddedTokenMatcher normalized_matcher;  // normalized == true: matched in the NFC text

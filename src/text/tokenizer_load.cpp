@@ -130,8 +130,8 @@ void build_model(Tokenizer::Impl& im, const std::vector<std::pair<std::string, i
     by_string.emplace(tok, static_cast<TokenId>(id));
     if (auto b = byte_level::decode(tok))
       bytes[id] = std::move(*b);
-    else
-      im.non_byte_vocab.emplace(static_cast<TokenId>(id), tok);
+    else if (im.non_byte_vocab.emplace(static_cast<TokenId>(id), tok).second)
+      im.non_byte_ids.emplace(tok, static_cast<TokenId>(id));
   }
   std::vector<BpeMerge> resolved;
   resolved.reserve(merges.size());

@@ -23,7 +23,29 @@ void MixConfig::validate() const {
   }
   packing.validate();
   sizes.validate();
-  SGT_CHECK(decode_threads >= 1, "train.mix", "decode_threads {} must be >= 1", decode_threads);
+  SGT_CHECK(decode_threads >= 1 && decode_threads <= data::kMaxDecodeThreads, "train.mix",
+            "data.decode_threads {} must be in [1, {}]", decode_threads, data::kMaxDecodeThreads);
+  SGT_CHECK(shuffle_buffer >= 0 && shuffle_buffer <= kMaxShuffleBuffer, "train.mix",
+            "data.shuffle_buffer {} must be in [0, {}]", shuffle_buffer, kMaxShuffleBuffer);
+  check_sizes_fit_packing(sizes, packing, sources);
+}
+
+void check_sizes_fit_packing(const ImageSizes& sizes, const data::PackingConfig& packing,
+                             const std::vector<SourceConfig>& sources) {
+  // The patch grids must fit the position tables (append_sample would refuse every sample) ...
+  data::check_image_side("data.sizes.vit_side", sizes.vit_side, "data.sizes.vit_stride", sizes.vit_stride,
+                         packing.vit_max_patches_per_side, "data.packing.vit_max_patches_per_side");
+  data::check_image_side("data.sizes.vae_side", sizes.vae_side, "data.sizes.vae_stride", sizes.vae_stride,
+                         packing.vae_max_latent_side, "data.packing.vae_max_latent_side");
+  // ... and every source's smallest sample the per-sample budget (else every sample is skipped as too long).
+  for (const auto& s : sources) {
+    const int64_t min_tokens =
+        s.kind == "proxy"
+            ? data::min_proxy_sample_tokens(sizes.vit_side, sizes.vit_stride, sizes.vae_side, sizes.vae_stride)
+            : data::min_vqa_sample_tokens(sizes.vit_side, sizes.vit_stride);
+    packing.check_fits(min_tokens, fmt::format("source '{}' ({} at vit_side {}, vae_side {})", s.name, s.kind,
+                                               sizes.vit_side, sizes.vae_side));
+  }
 }
 
 std::string MixerState::to_json() const {
@@ -75,6 +97,7 @@ Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, ui
     lc.decode_threads = cfg_.decode_threads;
     lc.shuffle_buffer = cfg_.shuffle_buffer;
     lc.epochs = 0;  // endless: steps, not epochs, bound a run
+    lc.name = cfg_.sources[i].name;  // a source with nothing decodable is an error naming it (data/loader.h)
     auto decoder = std::make_shared<SampleDecoder>(cfg_.sources[i], static_cast<int64_t>(i), cfg_.sizes, tokenizer);
     auto fn = [decoder](data::WdsSample& raw, Rng& rng) -> std::any {
       return std::make_shared<const TrainSample>(decoder->decode(raw, rng));
@@ -129,11 +152,20 @@ MicroBatch Mixer::next() {
     placed_[s->source] = loaders_[s->source]->state();
     mb.samples.push_back(std::move(s));
   };
+  int64_t too_long_in_row = 0;
   auto too_long = [&](const TrainSample& s) {
-    if (s.num_tokens() <= pc.max_num_tokens_per_sample && s.num_tokens() <= pc.max_num_tokens) return false;
+    if (s.num_tokens() <= pc.max_num_tokens_per_sample && s.num_tokens() <= pc.max_num_tokens) {
+      too_long_in_row = 0;
+      return false;
+    }
     log::warn("train.mix: sample {} of source '{}' has {} tokens, above the per-sample budget; skipped", s.key,
               cfg_.sources[s.source].name, s.num_tokens());
     placed_[s.source] = loaders_[s.source]->state();
+    // Long instructions or questions can still make every sample too long: an error, not an endless skip.
+    SGT_CHECK(++too_long_in_row < kMaxTooLongInRow, "train.mix",
+              "{} samples in a row were above the per-sample budget (the last: {} of source '{}', {} tokens; "
+              "data.packing.max_num_tokens_per_sample {})",
+              too_long_in_row, s.key, cfg_.sources[s.source].name, s.num_tokens(), pc.max_num_tokens_per_sample);
     return true;
   };
   for (int64_t s : allowed)  // left-overs of the previous micro-batches first

@@ -25,6 +25,11 @@
 
 namespace sgt::train {
 
+// Largest shuffle buffer (samples held decoded in memory per source).
+inline constexpr int64_t kMaxShuffleBuffer = 1 << 20;
+// Samples above the per-sample token budget in a row after which Mixer::next gives up.
+inline constexpr int64_t kMaxTooLongInRow = 1000;
+
 struct MixConfig {
   std::vector<SourceConfig> sources;
   std::vector<std::string> interleave;  // source names; empty = every micro-batch draws from all sources
@@ -43,6 +48,11 @@ struct MixConfig {
   }
   void validate() const;
 };
+
+// The sizes against the packing config: grids within the position tables, and the smallest sample of every source
+// within max_num_tokens_per_sample. Throws sgt::Error naming the keys, the values and the bounds.
+void check_sizes_fit_packing(const ImageSizes& sizes, const data::PackingConfig& packing,
+                             const std::vector<SourceConfig>& sources);
 
 struct MixerState {
   std::string rng;                          // Rng::state_string of the source draws

@@ -32,10 +32,19 @@ data::Image to_square(const data::Image& img, int64_t side, bool nearest) {
 }  // namespace
 
 void ImageSizes::validate() const {
-  SGT_CHECK(vit_stride > 0 && vae_stride > 0 && vit_side > 0 && vae_side > 0 && vit_side % vit_stride == 0 &&
-                vae_side % vae_stride == 0,
-            "train.config", "image sizes: vit_side {} must be a positive multiple of {}, vae_side {} of {}", vit_side,
-            vit_stride, vae_side, vae_stride);
+  // Sides in [stride, 4096] and multiples of their stride (data/packing.h: check_image_side): a side of 10^5 made
+  // every resize allocate tens of GB and every sample too long to pack, so sgt tune spun without a step.
+  data::check_image_side("data.sizes.vit_side", vit_side, "data.sizes.vit_stride", vit_stride);
+  data::check_image_side("data.sizes.vae_side", vae_side, "data.sizes.vae_stride", vae_stride);
+}
+
+void ImageSizes::check_model(int64_t vit_patch, int64_t vae_pixels_per_token) const {
+  SGT_CHECK(vit_stride == vit_patch, "train.config",
+            "data.sizes.vit_stride {} must equal the model's ViT patch size {} (vit.patch_size)", vit_stride, vit_patch);
+  SGT_CHECK(vae_stride == vae_pixels_per_token, "train.config",
+            "data.sizes.vae_stride {} must equal the model's pixels per latent token {} (AE downsample x "
+            "latent_patch_size)",
+            vae_stride, vae_pixels_per_token);
 }
 
 void SourceConfig::validate() const {
@@ -94,7 +103,7 @@ TrainSample SampleDecoder::decode_proxy(data::WdsSample& raw, Rng& rng) const {
   data::ProxySource ps;
   ps.image = load_rgb(raw, std::min(sizes_.vit_side, sizes_.vae_side));
   if (raw.has("json")) {
-    auto rec = data::parse_sa1b_json(as_text(raw.at("json")), raw.key + ".json");
+    auto rec = data::parse_sa1b_json(as_text(raw.at("json")), raw.key + ".json", src_.task.max_masks);
     for (auto& ann : rec.annotations) ps.instances.push_back(std::move(ann.segmentation));
     // With DCT scaling the decoded image can be smaller than the masks: bring it to the mask size.
     if (!ps.instances.empty() && (ps.instances[0].width != ps.image.width ||

@@ -46,7 +46,11 @@ struct ImageSizes {
     v("vae_stride", vae_stride);
     v("vit_stride", vit_stride);
   }
+  // Sides in [stride, data::kMaxImageSide], multiples of their strides; errors name the key, value and bound.
   void validate() const;
+  // The strides against the model (known once its config is loaded): vit_patch = vit.patch_size,
+  // vae_pixels_per_token = vae.downsample() * latent_patch_size.
+  void check_model(int64_t vit_patch, int64_t vae_pixels_per_token) const;
 };
 
 // One data source of the mixture.

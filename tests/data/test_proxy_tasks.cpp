@@ -99,6 +99,66 @@ TEST(ProxySegment, ManyInstancesStillDistinct) {
   EXPECT_EQ(s.count(0), 0u);
 }
 
+namespace {
+
+// The colour drawing as first written (a scan of every earlier colour per draw, O(n^2)): the indexed one must
+// draw exactly these colours, so existing seeds and fixtures keep their targets.
+std::vector<std::array<uint8_t, 3>> reference_colours(size_t n, Rng& rng, int64_t min_color_distance) {
+  std::vector<std::array<uint8_t, 3>> cols;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t need = min_color_distance;
+    for (int tries = 0;; ++tries) {
+      if (tries > 0 && tries % 64 == 0) need /= 2;
+      const uint64_t r = rng.next_u64();
+      std::array<uint8_t, 3> c{static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8), static_cast<uint8_t>(r >> 16)};
+      auto dist = [&](const std::array<uint8_t, 3>& o) {
+        return std::abs(c[0] - o[0]) + std::abs(c[1] - o[1]) + std::abs(c[2] - o[2]);
+      };
+      bool ok = dist({0, 0, 0}) >= std::max<int64_t>(need, 1);
+      for (const auto& o : cols) ok = ok && dist(o) >= std::max<int64_t>(need, 1);
+      if (ok) {
+        cols.push_back(c);
+        break;
+      }
+    }
+  }
+  return cols;
+}
+
+// n one-pixel masks on a side x side canvas (n <= side^2).
+std::vector<Rle> pixel_masks(int64_t n, int64_t side) {
+  std::vector<Rle> masks;
+  masks.reserve(static_cast<size_t>(n));
+  const int64_t total = side * side;
+  for (int64_t i = 0; i < n; ++i) {
+    // column-major runs: i background pixels, one foreground, the rest background
+    Rle r{side, side, {static_cast<uint32_t>(i), 1}};
+    if (total - i - 1 > 0) r.counts.push_back(static_cast<uint32_t>(total - i - 1));
+    masks.push_back(std::move(r));
+  }
+  return masks;
+}
+
+}  // namespace
+
+TEST(ProxySegment, IndexedColoursEqualTheQuadraticScan) {
+  // Counts below and far above the scan threshold of the index, distances from 0 (only duplicates rejected) to
+  // 765 (the whole cube), with the halving schedule crossing several grid levels.
+  struct Case {
+    int64_t n, distance;
+    uint64_t seed;
+  };
+  for (const Case& k : {Case{3, 48, 7}, Case{64, 48, 1}, Case{65, 48, 2}, Case{1500, 48, 3}, Case{700, 96, 4},
+                        Case{400, 300, 5}, Case{200, 765, 6}, Case{2000, 0, 7}, Case{1200, 13, 8}}) {
+    const auto masks = pixel_masks(k.n, 64);
+    Rng a(k.seed), b(k.seed);
+    std::vector<std::array<uint8_t, 3>> cols;
+    render_instance_map(masks, a, k.distance, &cols);
+    EXPECT_EQ(cols, reference_colours(static_cast<size_t>(k.n), b, k.distance)) << k.n << " masks, " << k.distance;
+    EXPECT_EQ(a.next_u64(), b.next_u64()) << "same number of draws";
+  }
+}
+
 TEST(ProxySegment, PositionColoursFollowTheCentroid) {
   // Centroids computed here from the row-major decoding, independently of the column-major runs the code walks.
   const int64_t w = 64, h = 48;
