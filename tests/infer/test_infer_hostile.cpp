@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -25,7 +26,7 @@ std::vector<std::string> error_lines(const std::string& text) {
   return out;
 }
 
-void expect_one_error_line(const testing::ProcessResult& r, const std::string& part) {
+void expect_one_error_line(const sgt::testing::ProcessResult& r, const std::string& part) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const auto errs = error_lines(r.output);
   ASSERT_EQ(errs.size(), 1u) << r.output;
@@ -37,7 +38,7 @@ void expect_one_error_line(const testing::ProcessResult& r, const std::string& p
 }  // namespace
 
 TEST(InferHostile, NonFiniteGuidanceIsRefused) {
-  testing::TempDir dir("infer-hostile");
+  sgt::testing::TempDir dir("infer-hostile");
   const std::string model = infer_testing::write_tiny_model_and_image(dir);
   for (const char* flag : {"--cfg-text-scale inf", "--cfg-img-scale nan", "--timestep-shift inf"}) {
     const auto r = sgt_run("generate " + model + "-p 'a cat' -o " + q(dir.file("t.png")) + " --width 32 --height 32 " +
@@ -48,7 +49,7 @@ TEST(InferHostile, NonFiniteGuidanceIsRefused) {
 }
 
 TEST(InferHostile, AHugeViTSizeIsRefusedBeforeAllocating) {
-  testing::TempDir dir("infer-hostile");
+  sgt::testing::TempDir dir("infer-hostile");
   const std::string model = infer_testing::write_tiny_model_and_image(dir);
   // 100002 px wide with the input's aspect kept would be ~74000 px high: 7.4e9 pixels.
   const auto r = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q hi --vit-width 100002 "
@@ -59,7 +60,7 @@ TEST(InferHostile, AHugeViTSizeIsRefusedBeforeAllocating) {
 
 TEST(InferHostile, LibtorchErrorsAreOneLine) {
   // A model whose vocabulary is smaller than the tokenizer's ids: the embedding lookup fails inside libtorch.
-  testing::TempDir dir("infer-hostile");
+  sgt::testing::TempDir dir("infer-hostile");
   auto cfg = infer_testing::tiny_config();
   cfg.llm.vocab_size = 1000;
   {
@@ -75,7 +76,7 @@ TEST(InferHostile, LibtorchErrorsAreOneLine) {
 }
 
 TEST(InferHostile, BadModelConfigsAreRefusedByName) {
-  testing::TempDir dir("infer-hostile");
+  sgt::testing::TempDir dir("infer-hostile");
   auto j = config::load_json_file(infer_testing::tiny_config_path());
   auto layers = j;
   layers["llm"]["num_hidden_layers"] = -1;
@@ -85,7 +86,7 @@ TEST(InferHostile, BadModelConfigsAreRefusedByName) {
   std::ofstream(dir.file("arch.json")) << arch.dump(2);
   const std::string tok = " --tokenizer " + q(infer_testing::tokenizer_path()) + " -q hi --weights none.safetensors";
   expect_one_error_line(sgt_run("chat --config " + q(dir.file("layers.json")) + tok),
-                        "[model.config] " + dir.file("layers.json") + ": llm: num_hidden_layers -1");
+                        "[model.config] " + dir.file("layers.json") + ".llm: llm: num_hidden_layers -1");
   expect_one_error_line(sgt_run("chat --config " + q(dir.file("arch.json")) + tok),
                         "[model.config] " + dir.file("arch.json") + ": unknown architecture 'gpt' (known: bagel-mot, "
                         "qwen2-mot)");
