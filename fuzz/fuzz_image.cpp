@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <span>
 
+#include "core/env.h"
 #include "core/error.h"
 #include "data/bad_sample.h"
 #include "data/image.h"
@@ -35,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     info = probe_image(bytes, "fuzz");
     probed = true;
     check(info.format == format && format != ImageFormat::kUnknown);
-    check(info.width > 0 && info.height > 0 && info.width * info.height <= 4'000'000);
+    check(info.width > 0 && info.height > 0 && info.width * info.height <= sgt::env::max_image_pixels());
     check(info.channels == 1 || info.channels == 3 || info.channels == 4);
   } catch (const BadSampleError& e) {
     check(e.reason() == BadSampleReason::kCorruptImage);
