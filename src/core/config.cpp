@@ -10,6 +10,10 @@ Json parse(const std::string& text, const std::string& where) {
     return parse_json_limited<Json>(text, where);
   } catch (const nlohmann::json::parse_error& e) {
     SGT_FAIL("config", "{}: malformed JSON at byte {}: {}", where, e.byte, e.what());
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number beyond double's range ("1E400") is out_of_range (406), not a parse_error: it escaped as a
+    // non-sgt::Error (found by fuzz/fuzz_config.cpp).
+    SGT_FAIL("config", "{}: malformed JSON: {}", where, e.what());
   }
 }
 
@@ -32,6 +36,9 @@ void for_each_jsonl(const std::string& path, const std::function<void(const Json
     } catch (const nlohmann::json::parse_error& e) {
       if (skip_malformed) continue;
       SGT_FAIL("config", "{}: malformed JSON at byte {}: {}", where, e.byte, e.what());
+    } catch (const nlohmann::json::out_of_range& e) {  // number overflow, as in parse()
+      if (skip_malformed) continue;
+      SGT_FAIL("config", "{}: malformed JSON: {}", where, e.what());
     }
     fn(j, where);
   }

@@ -12,6 +12,12 @@ Rle rle_encode(const uint8_t* mask, int64_t height, int64_t width) {
   SGT_CHECK(height >= 0 && width >= 0, "rle", "negative mask size {}x{}", height, width);
   SGT_CHECK(height * width < (int64_t{1} << 32), "rle", "mask {}x{} too large for 32-bit counts", height, width);
   Rle r{height, width, {}};
+  // An empty mask may come as an empty vector's data() (null): `mask + x` below would be pointer arithmetic on
+  // null (undefined behaviour, found by fuzz/fuzz_rle.cpp), so it gets its single empty 0-run without a scan.
+  if (height == 0 || width == 0) {
+    r.counts.push_back(0);
+    return r;
+  }
   // Column-major scan: x outer, y inner, as the Fortran-ordered mask pycocotools encodes.
   uint8_t prev = 0;
   uint32_t run = 0;
@@ -31,8 +37,18 @@ Rle rle_encode(const uint8_t* mask, int64_t height, int64_t width) {
   return r;
 }
 
+namespace {
+// Sizes come from files (SA-1B's "size": [h, w]): h*w of two 32-bit sizes overflows int64 (undefined behaviour,
+// found by fuzz/fuzz_rle.cpp), so a product that does not fit is refused before it is computed.
+void check_pixel_count(int64_t height, int64_t width, std::string_view what) {
+  SGT_CHECK(height == 0 || width <= INT64_MAX / height, "rle", "{}: size [{}, {}] has more pixels than int64 holds",
+            what, height, width);
+}
+}  // namespace
+
 void rle_validate(const Rle& rle, std::string_view what) {
   SGT_CHECK(rle.height >= 0 && rle.width >= 0, "rle", "{}: negative size {}x{}", what, rle.height, rle.width);
+  check_pixel_count(rle.height, rle.width, what);
   uint64_t total = 0;
   for (uint32_t c : rle.counts) total += c;
   SGT_CHECK(total == static_cast<uint64_t>(rle.height * rle.width), "rle",
@@ -85,6 +101,7 @@ void rle_decode(const Rle& rle, uint8_t* out) {
 }
 
 std::vector<uint8_t> rle_decode(const Rle& rle) {
+  rle_validate(rle);  // before h*w is computed for the buffer (an invalid size could overflow it)
   std::vector<uint8_t> out(static_cast<size_t>(rle.height * rle.width));
   rle_decode(rle, out.data());
   return out;
@@ -123,6 +140,7 @@ std::string rle_to_string(const Rle& rle) {
 
 Rle rle_from_string(std::string_view s, int64_t height, int64_t width) {
   SGT_CHECK(height >= 0 && width >= 0, "rle", "negative size [{}, {}]", height, width);
+  check_pixel_count(height, width, "rle_from_string");
   Rle r{height, width, {}};
   r.counts.reserve(s.size());
   size_t p = 0;

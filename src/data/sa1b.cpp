@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,15 @@ template <class T>
 T get_field(const json& j, const char* field, const std::string& name, const char* where) {
   auto it = j.find(field);
   SGT_BAD_SAMPLE(it != j.end(), kBadJson, "sa1b", "{}: {} has no field '{}'", name, where, field);
+  // An integer too long for int64 parses as a double (5.6e45), and nlohmann's get<int64_t>() of it is a
+  // float-to-int conversion out of range (undefined behaviour, found by fuzz/fuzz_sa1b.cpp): refused first.
+  if constexpr (std::is_integral_v<T>) {
+    if (it->is_number_float()) {
+      const double v = it->template get<double>();
+      SGT_BAD_SAMPLE(v >= -0x1p63 && v < 0x1p63, kBadJson, "sa1b", "{}: {}.{} = {} is outside the 64-bit integer range",
+                     name, where, field, v);
+    }
+  }
   try {
     return it->get<T>();
   } catch (const json::exception& e) {

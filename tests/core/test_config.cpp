@@ -1,3 +1,9 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "core/config.h"
@@ -106,6 +112,31 @@ TEST(Config, MalformedJsonGivesClearError) {
     EXPECT_NE(std::string(e.what()).find("broken.json"), std::string::npos);
   }
   EXPECT_THROW(sgt::config::load_json_file("/nonexistent/file.json"), sgt::Error);
+}
+
+// Found by fuzz/fuzz_config.cpp (the input, minimised by hand, is in fuzz/corpus/config/): a number beyond
+// double's range made nlohmann throw out_of_range (406), which is no parse_error and escaped as a plain
+// std::exception instead of an sgt::Error.
+TEST(Config, NumberOverflowIsAnError) {
+  const std::string text = R"({"world":{"seed":1E51644}})";
+  try {
+    sgt::config::parse(text, "fuzz.json");
+    FAIL() << "accepted 1E51644";
+  } catch (const sgt::Error& e) {
+    EXPECT_EQ(e.component(), "config");
+    EXPECT_NE(e.detail().find("fuzz.json: malformed JSON"), std::string::npos) << e.what();
+    EXPECT_NE(e.detail().find("number overflow parsing '1E51644'"), std::string::npos) << e.what();
+  }
+  // The JSONL reader words it the same way, and skips such a line when asked to skip malformed ones.
+  const auto path = std::filesystem::temp_directory_path() / ("sgt-config-overflow-" + std::to_string(getpid()));
+  {
+    std::ofstream(path) << "{\"a\": 1}\n" << text << "\n{\"a\": 2}\n";
+  }
+  EXPECT_THROW(sgt::config::for_each_jsonl(path.string(), [](const Json&, const std::string&) {}), sgt::Error);
+  int lines = 0;
+  sgt::config::for_each_jsonl(path.string(), [&](const Json&, const std::string&) { ++lines; }, true);
+  EXPECT_EQ(lines, 2);
+  std::filesystem::remove(path);
 }
 
 TEST(Error, MessageCarriesComponentAndShape) {

@@ -1,5 +1,7 @@
 // RLE parity with pycocotools (tools/data_ref.py rle): encode -> counts string, string -> decode, area, bbox,
 // on ~100 masks of many sizes (empty, full, single pixel, noise, SA-1B-like blobs, stripes).
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -124,6 +126,46 @@ TEST(Rle, RandomStringsParseOrThrow) {
   }
   EXPECT_GT(ok, 500);  // ~3000 / 4 untouched valid strings
   EXPECT_GT(bad, 500);
+}
+
+// Inputs found by fuzz/fuzz_rle.cpp (also in fuzz/corpus/rle/), fed through the same calls as the target.
+TEST(Rle, FuzzFindingSizesWhoseProductOverflows) {
+  // Mode 1 of the target: sizes [2^32 - 1, 2^32 - 1] and an empty counts string. h*w overflowed int64 in
+  // rle_validate (UBSan: signed integer overflow); now a clear error before the product is formed.
+  const uint8_t input[] = {0xa9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  const int64_t side = 0xffffffffLL;
+  ASSERT_EQ(input[0] % 4, 1);
+  for (auto f : {std::function<void()>([&] { rle_from_string("", side, side); }),
+                 std::function<void()>([&] { rle_validate(Rle{side, side, {}}); }),
+                 std::function<void()>([&] { rle_decode(Rle{side, side, {0}}); })}) {
+    try {
+      f();
+      ADD_FAILURE() << "accepted a [2^32-1, 2^32-1] mask";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.component(), "rle");
+      EXPECT_NE(e.detail().find("size [4294967295, 4294967295] has more pixels than int64 holds"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Large sizes whose product fits still parse as before.
+  EXPECT_EQ(rle_from_string(rle_to_string(Rle{65536, 65536, {0, 1u << 31, 1u << 31}}), 65536, 65536).counts,
+            (std::vector<uint32_t>{0, 1u << 31, 1u << 31}));
+}
+
+TEST(Rle, FuzzFindingEmptyMaskFromAnEmptyVector) {
+  // Mode 3 of the target (bytes 07 00 53 7e): a valid 0x83 RLE with no counts, decoded to an empty vector whose
+  // data() is null and encoded again: rle_encode did pointer arithmetic on null (UBSan). An empty mask encodes to
+  // one empty 0-run, as before.
+  const Rle r{0, 0x53, {}};
+  rle_validate(r);
+  const std::vector<uint8_t> mask = rle_decode(r);
+  ASSERT_TRUE(mask.empty());
+  const Rle enc = rle_encode(mask.data(), r.height, r.width);
+  EXPECT_EQ(enc.height, 0);
+  EXPECT_EQ(enc.width, 0x53);
+  EXPECT_EQ(enc.counts, std::vector<uint32_t>{0});
+  EXPECT_EQ(rle_encode(nullptr, 5, 0).counts, std::vector<uint32_t>{0});
+  EXPECT_EQ(rle_to_string(enc), "0");
 }
 
 TEST(BadSample, CountsByReason) {

@@ -84,6 +84,28 @@ TEST(Sa1b, BadSamplesHaveReasons) {
 
 // Hostile input (issue 26): 10^5 nested arrays would overflow the stack of a recursive walk; it is a bad_json
 // sample naming the file and the depth limit (core/json_limited.h).
+// Found by fuzz/fuzz_sa1b.cpp (minimised by hand; in fuzz/corpus/sa1b/): an integer field too long for int64 parses
+// as a double, and reading it as int64 was an out-of-range float-to-int conversion (UBSan).
+TEST(Sa1b, FuzzFindingIntegerBeyondInt64IsABadSample) {
+  const std::string doc = R"({"image": {"image_id": 5555555555555555555555555555555555555555555551, "width": 32, )"
+                          R"("height": 24}, "annotations": []})";
+  try {
+    parse_sa1b_json(doc, "fuzz.json");
+    FAIL() << "accepted image_id 5.6e45";
+  } catch (const BadSampleError& e) {
+    EXPECT_EQ(e.reason(), BadSampleReason::kBadJson);
+    EXPECT_EQ(e.component(), "sa1b");
+    EXPECT_NE(e.detail().find("fuzz.json: image.image_id = 5.555555555555555e+45 is outside the 64-bit integer range"),
+              std::string::npos)
+        << e.what();
+  }
+  // In-range values are read as before, also when written as a float.
+  const auto rec = parse_sa1b_json(R"({"image": {"image_id": 7.0, "width": 2, "height": 1e0}, "annotations": []})",
+                                   "ok.json");
+  EXPECT_EQ(rec.image.image_id, 7);
+  EXPECT_EQ(rec.image.height, 1);
+}
+
 TEST(Sa1b, DeeplyNestedJsonIsABadSample) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   try {
