@@ -116,6 +116,14 @@ std::string find_tokenizer(const std::string& hint) {
   return found.path;
 }
 
+namespace {
+// The data's image strides must be the model's: a ViT side cut in 16 px patches for a 14 px model trains on
+// misaligned tokens, and a wrong VAE stride packs a token count the model does not produce.
+void check_sizes_fit_model(const ImageSizes& sizes, const model::BagelConfig& m) {
+  if (m.visual_und && m.visual_gen) sizes.check_model(m.vit.patch_size, m.vae.downsample() * m.latent_patch_size);
+}
+}  // namespace
+
 Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(cfg)), dist_(std::move(dist)) {
   cfg_.validate();
   if (dist_) {
@@ -246,10 +254,12 @@ void Trainer::build_model() {
   if (!cfg_.init_from.empty() && fs::is_directory(cfg_.init_from)) {
     auto loaded = model::load_bagel_folder(cfg_.init_from, torch::kFloat32, device_);
     model_cfg_ = loaded.config;
+    check_sizes_fit_model(cfg_.data.sizes, model_cfg_);
     model_ = loaded.model;
   } else {
     const auto& arch = model::find_architecture("bagel-mot");
     model_cfg_ = arch.parse(config::load_json_file(cfg_.model_config), cfg_.model_config);
+    check_sizes_fit_model(cfg_.data.sizes, model_cfg_);  // before the init's probe batch is cut to these sizes
     if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
     model_ = model::Bagel(model_cfg_);
     if (cfg_.init_from.empty()) {
