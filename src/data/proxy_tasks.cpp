@@ -325,9 +325,14 @@ ProxyExample ProxyMixture::make(const ProxySource& src, Rng& rng) const {
 // ---- BAGEL image transform ----
 
 void ImageTransformConfig::validate() const {
-  SGT_CHECK(stride > 0 && min_size > 0 && max_size >= min_size && max_pixels >= stride * stride, "transform",
-            "need stride > 0, 0 < min_size <= max_size, max_pixels >= stride^2 (got {}, {}, {}, {})", stride,
-            min_size, max_size, max_pixels);
+  // Bounded first so that stride * stride cannot overflow (a fuzzed config held stride 2^32); 65536 px is far above
+  // any image side these transforms produce.
+  constexpr int64_t kMaxSide = 65536;
+  SGT_CHECK(stride > 0 && stride <= kMaxSide && min_size > 0 && max_size >= min_size && max_size <= kMaxSide &&
+                max_pixels >= stride * stride,
+            "transform",
+            "need 0 < stride <= {}, 0 < min_size <= max_size <= {}, max_pixels >= stride^2 (got {}, {}, {}, {})",
+            kMaxSide, kMaxSide, stride, min_size, max_size, max_pixels);
 }
 
 namespace {

@@ -3,6 +3,8 @@
 // errors) with the shard path and the member being read.
 #include "data/tar.h"
 
+#include <algorithm>
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -59,7 +61,17 @@ bool TarReader::next(TarEntry& e) {
     e.name = name ? name : "";
     if (archive_entry_filetype(entry) != AE_IFREG) continue;  // data of skipped entries is skipped by libarchive
     e.data.clear();
-    if (archive_entry_size_is_set(entry)) e.data.reserve(static_cast<size_t>(archive_entry_size(entry)));
+    // The header's size is a claim: a 512-byte header may say 8 EB. A member above kMaxMemberBytes is refused
+    // before reading, and the reservation is capped so a lie costs at most 64 MiB until the bytes arrive.
+    constexpr int64_t kMaxMemberBytes = int64_t{4} << 30, kMaxReserve = int64_t{64} << 20;
+    if (archive_entry_size_is_set(entry)) {
+      const int64_t claimed = archive_entry_size(entry);
+      if (claimed < 0 || claimed > kMaxMemberBytes)
+        throw BadSampleError(BadSampleReason::kTooLarge, "tar",
+                             fmt::format("shard {}: member {} claims {} bytes, above the {} byte limit of one member",
+                                         path_, e.name, claimed, kMaxMemberBytes));
+      e.data.reserve(static_cast<size_t>(std::min(claimed, kMaxReserve)));
+    }
     uint8_t buf[1 << 16];
     for (;;) {
       const la_ssize_t n = archive_read_data(a, buf, sizeof buf);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <any>
 #include <system_error>
 #include <string>
@@ -330,4 +332,54 @@ TEST(DataLimits, ImageSidesAndPackingBudgetsThatCanOnlyHangAreRefused) {
   PackingConfig table;
   table.vae_max_latent_side = 0;
   EXPECT_THROW(table.validate(), Error);
+}
+
+// Found by hand next to the config fuzz target: stride 2^32 made stride * stride overflow (UB) inside validate().
+TEST(DataLimits, TransformStrideBeyondAnyImageIsAConfigError) {
+  try {
+    config::from_json<sgt::data::ImageTransformConfig>(config::parse(R"({"stride": 4294967296})", "t.json"), "t.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "[transform] t.json: need 0 < stride <= 65536, 0 < min_size <= max_size <= 65536, max_pixels >= "
+              "stride^2 (got 4294967296, 512, 1024, 1806336)");
+  }
+}
+
+// A 512-byte ustar header claiming an 8 GiB member (size field 77777777777 octal): refused as too_large before any
+// reservation, instead of reserving what the header says.
+TEST(DataLimits, TarMemberClaimingGigabytesIsRefusedBeforeReading) {
+  sgt::testing::TempDir dir("tarbomb");
+  std::string h(512, '\0');
+  auto put = [&](size_t off, const std::string& v) { h.replace(off, v.size(), v); };
+  put(0, "a.jpg");
+  put(100, "0000644");
+  put(108, "0000000");
+  put(116, "0000000");
+  put(124, "77777777777");
+  put(136, "00000000000");
+  put(148, "        ");
+  h[156] = '0';
+  put(257, "ustar");
+  put(263, "00");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  put(148, std::string(chk, 6) + std::string(1, '\0') + " ");
+  const std::string path = dir.file("bomb.tar");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << h << std::string(4096, 'x') << std::string(1024, '\0');
+  }
+  sgt::data::TarReader r(path);
+  sgt::data::TarEntry e;
+  try {
+    r.next(e);
+    ADD_FAILURE() << "accepted";
+  } catch (const sgt::data::BadSampleError& err) {
+    EXPECT_EQ(err.reason(), sgt::data::BadSampleReason::kTooLarge);
+    EXPECT_EQ(err.detail(), "shard " + path + ": member a.jpg claims 8589934591 bytes, above the 4294967296 byte limit "
+                            "of one member");
+  }
 }
