@@ -51,4 +51,10 @@ int64_t max_image_pixels() {
   return v;
 }
 
+int64_t max_prompt_tokens() {
+  const int64_t v = get_int("SGT_MAX_PROMPT_TOKENS", 8192);
+  SGT_CHECK(v >= 0, "env", "SGT_MAX_PROMPT_TOKENS={} is negative (0 = no limit)", v);
+  return v;
+}
+
 }  // namespace sgt::env

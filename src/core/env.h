@@ -24,5 +24,8 @@ std::optional<bool> progress();
 // before any allocation so that a tiny file claiming 65535x65535 cannot allocate 17 GB. Default PIL's
 // Image.MAX_IMAGE_PIXELS (89,478,485); 0 means no limit. A negative value is an sgt::Error.
 int64_t max_image_pixels();
+// SGT_MAX_PROMPT_TOKENS: the most tokens one text given to the model may have (infer/generate.cpp; prompts,
+// questions, instructions). Default 8192; 0 means no limit. A negative value is an sgt::Error.
+int64_t max_prompt_tokens();
 
 }  // namespace sgt::env

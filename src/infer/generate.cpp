@@ -60,8 +60,15 @@ int64_t pixels_per_token(model::Bagel& m, model::AutoEncoder& ae) {
   return ae->config().downsample() * m->config().latent_patch_size;
 }
 
+// Every prompt, question, instruction and system prompt goes through here: a 100k-character question made the
+// dense attention of its prefill allocate until the OOM killer came, so a text longer than SGT_MAX_PROMPT_TOKENS
+// (default 8192; 0 = no limit) is refused before the model sees it.
 std::vector<int64_t> encode_text(const text::Tokenizer& tok, const std::string& s) {
   auto ids = tok.encode(s);
+  const int64_t limit = env::max_prompt_tokens();
+  SGT_CHECK(limit == 0 || static_cast<int64_t>(ids.size()) <= limit, "infer.generate",
+            "the text has {} tokens, above the limit of {} (SGT_MAX_PROMPT_TOKENS; 0 = no limit); it starts '{}'",
+            ids.size(), limit, s.substr(0, 40));
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 

@@ -91,3 +91,15 @@ TEST(InferHostile, BadModelConfigsAreRefusedByName) {
                         "[model.config] " + dir.file("arch.json") + ": unknown architecture 'gpt' (known: bagel-mot, "
                         "qwen2-mot)");
 }
+
+TEST(InferHostile, AHugeQuestionIsRefusedBeforeThePrefill) {
+  sgt::testing::TempDir dir("infer-hostile");
+  const std::string model = infer_testing::write_tiny_model_and_image(dir);
+  std::string question;
+  for (int i = 0; i < 20000; ++i) question += "why ";  // 20000 words: ~20000 tokens
+  std::ofstream(dir.file("q.txt")) << question;
+  const auto r = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q \"$(cat " + q(dir.file("q.txt")) +
+                         ")\" --max-length 2");
+  expect_one_error_line(r, "(SGT_MAX_PROMPT_TOKENS; 0 = no limit); it starts 'why why why");
+  EXPECT_NE(r.output.find("above the limit of 8192"), std::string::npos) << r.output;
+}
