@@ -144,7 +144,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
   const auto latest = choose_checkpoint();
   std::optional<nlohmann::json> state;
   if (latest) {
-    state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
+    state = read_state(*latest);
     check_checkpoint_layout(*state, latest->path);
   }
   for (int64_t m = 0; m < cfg_.grad_accum; ++m) {

@@ -142,6 +142,8 @@ class Trainer {
   std::optional<io::CheckpointInfo> choose_checkpoint();
   void set_aside_previous_run() const;  // cfg.restart: checkpoints/ and metrics.jsonl into previous-<time>/
   void load_checkpoint(const io::CheckpointInfo& latest);
+  // This rank's state.rank{r}.json of a checkpoint, its keys checked (errors name the file).
+  nlohmann::json read_state(const io::CheckpointInfo& ck) const;
   // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.
   void check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const;
   void write_metrics(const StepMetrics& m);

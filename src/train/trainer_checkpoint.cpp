@@ -91,6 +91,24 @@ void Trainer::save_checkpoint() {
   if (dist_) dist_->barrier();
 }
 
+nlohmann::json Trainer::read_state(const io::CheckpointInfo& ck) const {
+  const std::string path = ck.file(fmt::format("state.rank{}.json", rank_));
+  auto state = config::load_json_file(path);
+  // Checked here, where the file is known: a missing or mistyped key would otherwise surface as nlohmann's
+  // "key 'mixers' not found" naming no file.
+  for (const char* key : {"step", "world_size", "grad_accum"})
+    SGT_CHECK(state.contains(key) && state[key].is_number_integer(), "train.checkpoint",
+              "{}: '{}' is missing or not an integer", path, key);
+  SGT_CHECK(state.contains("mixers") && state["mixers"].is_array() &&
+                static_cast<int64_t>(state["mixers"].size()) == state["grad_accum"].get<int64_t>(),
+            "train.checkpoint", "{}: 'mixers' must be an array of grad_accum ({}) data-loader states", path,
+            state["grad_accum"].dump());
+  if (state.contains("bad_samples"))
+    SGT_CHECK(state["bad_samples"].is_array() && state["bad_samples"].size() == state["mixers"].size(),
+              "train.checkpoint", "{}: 'bad_samples' must be an array beside 'mixers'", path);
+  return state;
+}
+
 void Trainer::check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const {
   const int64_t world = state.at("world_size").get<int64_t>(), accum = state.at("grad_accum").get<int64_t>();
   SGT_CHECK(world == world_ && accum == cfg_.grad_accum, "train.checkpoint",
@@ -101,7 +119,7 @@ void Trainer::check_checkpoint_layout(const nlohmann::json& state, const std::st
 
 void Trainer::load_checkpoint(const io::CheckpointInfo& chosen) {
   const io::CheckpointInfo* latest = &chosen;
-  const auto state = config::load_json_file(latest->file(fmt::format("state.rank{}.json", rank_)));
+  const auto state = read_state(chosen);
   check_checkpoint_layout(state, latest->path);
   io::load_state_dict(*model_, io::TensorSource::open(latest->file("model.safetensors")));
   if (cfg_.shard_optimizer) {

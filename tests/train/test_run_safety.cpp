@@ -250,3 +250,41 @@ TEST_F(RunSafety, BadSampleCountsSurviveAResumeAndAreReportedWithoutEval) {
   EXPECT_NE(r.output.find("tune: 1 steps done; "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("truncated_tar"), std::string::npos) << r.output;
 }
+
+TEST_F(RunSafety, AStateFileWithoutItsKeysNamesTheFile) {
+  auto cfg = tiny("state", 1, 1);
+  { train::Trainer(cfg).run(); }
+  const auto ck = *io::latest_checkpoint(cfg.run_dir + "/checkpoints");
+  auto state = config::load_json_file(ck.file("state.rank0.json"));
+  state.erase("mixers");
+  std::ofstream(ck.file("state.rank0.json")) << state.dump(2);
+  auto manifest = ck.manifest;  // keep the checkpoint intact otherwise (size and checksum updated)
+  manifest["files"]["state.rank0.json"] = fs::file_size(ck.file("state.rank0.json"));
+  manifest["sha256"]["state.rank0.json"] = io::sha256_file(ck.file("state.rank0.json"));
+  std::ofstream(ck.file("manifest.json")) << manifest.dump(2);
+  EXPECT_EQ(error_of([&] { train::Trainer t(cfg); }),
+            "[train.checkpoint] " + ck.file("state.rank0.json") +
+                ": 'mixers' must be an array of grad_accum (1) data-loader states");
+}
+
+// Sizes and budgets that could only spin (issue 26): `sgt tune` looped forever without a step on these.
+TEST_F(RunSafety, BudgetsNoSampleFitsAndHugeSidesAreConfigErrors) {
+  auto tiny_budget = tiny("cfg", 1, 0);
+  tiny_budget.data.packing.max_num_tokens_per_sample = 10;
+  const std::string budget = error_of([&] { tiny_budget.validate(); });
+  EXPECT_NE(budget.find("above packing.max_num_tokens_per_sample 10 (no sample could ever be packed"),
+            std::string::npos)
+      << budget;
+  auto huge = tiny("cfg", 1, 0);
+  huge.data.sizes.vae_side = 100000;
+  const std::string side = error_of([&] { huge.validate(); });
+  EXPECT_NE(side.find("data.sizes.vae_side 100000 must be in [data.sizes.vae_stride (16), 4096]"), std::string::npos)
+      << side;
+  auto stride = tiny("cfg-stride", 1, 0);
+  stride.data.sizes.vae_stride = 8;  // tiny-bagel.json makes 16 px per latent token
+  stride.data.sizes.vae_side = 48;
+  const std::string mismatch = error_of([&] { train::Trainer t(stride); });
+  EXPECT_NE(mismatch.find("data.sizes.vae_stride 8 must equal the model's pixels per latent token 16"),
+            std::string::npos)
+      << mismatch;
+}
