@@ -35,15 +35,6 @@ std::set<std::string> added(const std::set<std::string>& before, const std::set<
   return out;
 }
 
-// The lines starting "sgt: error:" (stdout and stderr arrive merged, so the error need not be the last line).
-std::vector<std::string> error_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);)
-    if (l.rfind("sgt: error:", 0) == 0) out.push_back(l);
-  return out;
-}
-
 // src rewritten with the first samples renamed to `keys` (tools/hostile_tar.py; "-" keeps a key).
 std::string hostile_copy(const std::string& src, const std::string& out, const std::vector<std::string>& keys) {
   std::vector<std::string> args = {src, out};
@@ -58,8 +49,8 @@ class CliHostile : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new sgt::testing::TempDir("cli-hostile");
-    world_ = new sgt::testing::ProcessResult(
-        run_sgt("world --out " + shell_quote(dir_->file("world")) + " --train 4 --heldout 4 --per-shard 4 --threads 1"));
+    world_ = new sgt::testing::ProcessResult(run_sgt("world --out " + shell_quote(dir_->file("world")) +
+                                                     " --train 4 --heldout 4 --per-shard 4 --threads 1"));
   }
   static void TearDownTestSuite() {
     delete world_;
@@ -91,13 +82,13 @@ TEST_F(CliHostile, DataRenderSkipsEscapingKeysAndRendersTheRest) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("rendered 2 recon examples into " + out + "; bad samples: 2 (other 2)"), std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("[safe-path] data render: name '" + abs_key +
-                          "' is an absolute path; it must stay inside " + out),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("[safe-path] data render: name '" + abs_key + "' is an absolute path; it must stay inside " + out),
+      std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("[safe-path] data render: name '../../escaped' has a '..' component; it must stay inside " +
-                          out),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("[safe-path] data render: name '../../escaped' has a '..' component; it must stay inside " + out),
+      std::string::npos)
       << r.output;
   // Everything new lies inside the output folder; the key with a folder got it there.
   const auto fresh = added(before, list_tree(scratch));
@@ -118,8 +109,10 @@ TEST_F(CliHostile, EvalWorldExportsStopOnEscapingKeys) {
   auto before = list_tree(scratch);
   auto c = run_sgt("eval world --shards " + shell_quote(up) + " --export-cvbench " + shell_quote(cv));
   EXPECT_EQ(c.exit_code, 1) << c.output;
-  EXPECT_EQ(error_lines(c.output), std::vector<std::string>{"sgt: error: [safe-path] world_bench: CV-Bench export: name "
-                                       "'../../escaped.jpg' has a '..' component; it must stay inside " + cv})
+  EXPECT_EQ(sgt::testing::error_lines(c.output),
+            std::vector<std::string>{"sgt: error: [safe-path] world_bench: CV-Bench export: name "
+                                     "'../../escaped.jpg' has a '..' component; it must stay inside " +
+                                     cv})
       << c.output;
   for (const std::string& p : added(before, list_tree(scratch))) EXPECT_EQ(p.rfind("deep", 0), 0u) << p;
   EXPECT_FALSE(fs::exists(scratch + "/escaped.jpg"));
@@ -129,8 +122,9 @@ TEST_F(CliHostile, EvalWorldExportsStopOnEscapingKeys) {
   before = list_tree(scratch);
   auto p = run_sgt("eval world --shards " + shell_quote(abs) + " --export-pope " + shell_quote(pope));
   EXPECT_EQ(p.exit_code, 1) << p.output;
-  EXPECT_EQ(error_lines(p.output), std::vector<std::string>{"sgt: error: [safe-path] world_pope: POPE export: name '" + abs_key +
-                                           ".jpg' is an absolute path; it must stay inside " + pope})
+  EXPECT_EQ(sgt::testing::error_lines(p.output),
+            std::vector<std::string>{"sgt: error: [safe-path] world_pope: POPE export: name '" + abs_key +
+                                     ".jpg' is an absolute path; it must stay inside " + pope})
       << p.output;
   for (const std::string& f : added(before, list_tree(scratch))) EXPECT_EQ(f.rfind("deep/pope", 0), 0u) << f;
   EXPECT_FALSE(fs::exists(abs_key + ".jpg"));

@@ -1,11 +1,11 @@
 // Hostile and unlucky inference arguments (issue 26): each is one error line and exit 1, never a libtorch backtrace,
 // a std::bad_alloc without a component, or a black image with exit 0.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "core/config.h"
 #include "infer_testing.h"
@@ -17,18 +17,9 @@ namespace {
 using infer_testing::q;
 using infer_testing::sgt_run;
 
-// The lines starting "sgt: error:"; every other line must be a log line (a backtrace would be neither).
-std::vector<std::string> error_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);)
-    if (l.rfind("sgt: error:", 0) == 0) out.push_back(l);
-  return out;
-}
-
 void expect_one_error_line(const sgt::testing::ProcessResult& r, const std::string& part) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  const auto errs = error_lines(r.output);
+  const auto errs = sgt::testing::error_lines(r.output);
   ASSERT_EQ(errs.size(), 1u) << r.output;
   EXPECT_NE(errs[0].find(part), std::string::npos) << errs[0];
   EXPECT_LT(std::count(r.output.begin(), r.output.end(), '\n'), 4) << r.output;  // no backtrace
@@ -52,10 +43,12 @@ TEST(InferHostile, AHugeViTSizeIsRefusedBeforeAllocating) {
   sgt::testing::TempDir dir("infer-hostile");
   const std::string model = infer_testing::write_tiny_model_and_image(dir);
   // 100002 px wide with the input's aspect kept would be ~74000 px high: 7.4e9 pixels.
-  const auto r = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) + " -q hi --vit-width 100002 "
+  const auto r = sgt_run("chat " + model + "--image " + q(dir.file("in.png")) +
+                         " -q hi --vit-width 100002 "
                          "--vit-height 74004 --max-length 2");
-  expect_one_error_line(r, "[infer.generate] image size 100002x74004 = 7400548008 pixels is above the limit of "
-                           "89478485 (SGT_MAX_IMAGE_PIXELS; 0 = no limit)");
+  expect_one_error_line(r,
+                        "[infer.generate] image size 100002x74004 = 7400548008 pixels is above the limit of "
+                        "89478485 (SGT_MAX_IMAGE_PIXELS; 0 = no limit)");
 }
 
 TEST(InferHostile, LibtorchErrorsAreOneLine) {
@@ -70,8 +63,9 @@ TEST(InferHostile, LibtorchErrorsAreOneLine) {
   std::ofstream(dir.file("small.json")) << config::to_json(cfg).dump(2);
   data::Image in(32, 32, 3);
   data::write_png(dir.file("in.png"), in);
-  const auto r = sgt_run("chat --config " + q(dir.file("small.json")) + " --weights " + q(dir.file("small.safetensors")) +
-                         " --tokenizer " + q(infer_testing::tokenizer_path()) + " --no-progress -q hi --max-length 2");
+  const auto r =
+      sgt_run("chat --config " + q(dir.file("small.json")) + " --weights " + q(dir.file("small.safetensors")) +
+              " --tokenizer " + q(infer_testing::tokenizer_path()) + " --no-progress -q hi --max-length 2");
   expect_one_error_line(r, "sgt: error: [torch] ");
 }
 
@@ -88,8 +82,9 @@ TEST(InferHostile, BadModelConfigsAreRefusedByName) {
   expect_one_error_line(sgt_run("chat --config " + q(dir.file("layers.json")) + tok),
                         "[model.config] " + dir.file("layers.json") + ".llm: llm: num_hidden_layers -1");
   expect_one_error_line(sgt_run("chat --config " + q(dir.file("arch.json")) + tok),
-                        "[model.config] " + dir.file("arch.json") + ": unknown architecture 'gpt' (known: bagel-mot, "
-                        "qwen2-mot)");
+                        "[model.config] " + dir.file("arch.json") +
+                            ": unknown architecture 'gpt' (known: bagel-mot, "
+                            "qwen2-mot)");
 }
 
 TEST(InferHostile, AHugeQuestionIsRefusedBeforeThePrefill) {

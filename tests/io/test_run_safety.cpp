@@ -1,6 +1,7 @@
 // Training keeps its data (issue 26), the torch-free parts: one writer per run folder (io/run_lock.h), appends that
 // fail loudly on a full disk, checkpoint checksums with a fallback to the newest intact step (io/checkpoint.h), and
 // step folders whose number does not fit in 64 bits.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -30,16 +29,6 @@ std::string read_all(const std::string& path) {
 }
 
 void write_all(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
-std::string error_text(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const sgt::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no sgt::Error";
-  return {};
-}
 
 // A checkpoint folder of one step holding two files.
 sgt::io::CheckpointInfo write_step(const std::string& root, int64_t step) {
@@ -68,7 +57,7 @@ TEST(RunLock, ASecondProcessIsRefusedWithTheHoldersPidAndHost) {
   ASSERT_EQ(read(ready[0], &c, 1), 1);
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  const std::string msg = error_text([&] { sgt::io::RunLock::acquire(run); });
+  const std::string msg = sgt::testing::error_message([&] { sgt::io::RunLock::acquire(run); });
   EXPECT_NE(msg.find("[run-lock] the run folder " + run + " is in use by pid " + std::to_string(child) + " on host " +
                      host + " since "),
             std::string::npos)
@@ -87,15 +76,15 @@ TEST(RunLock, ASecondProcessIsRefusedWithTheHoldersPidAndHost) {
 
 TEST(AppendText, AFullDiskIsAnErrorNamingTheFile) {
   // /dev/full answers every write with ENOSPC, as a full disk does.
-  const std::string msg = error_text([] { sgt::io::append_text("/dev/full", "{\"step\": 1}\n"); });
+  const std::string msg = sgt::testing::error_message([] { sgt::io::append_text("/dev/full", "{\"step\": 1}\n"); });
   EXPECT_EQ(msg, "[atomic-file] appending 12 bytes to /dev/full failed: No space left on device");
   sgt::testing::TempDir dir("append");
   const std::string f = dir.file("metrics.jsonl");
   sgt::io::append_text(f, "a\n");
   sgt::io::append_text(f, "b\n");
   EXPECT_EQ(read_all(f), "a\nb\n");
-  const std::string missing = error_text([&] { sgt::io::append_text(dir.file("no/such/dir/m.jsonl"), "x\n"); });
-  EXPECT_NE(msg.find("/dev/full"), std::string::npos);
+  const std::string missing =
+      sgt::testing::error_message([&] { sgt::io::append_text(dir.file("no/such/dir/m.jsonl"), "x\n"); });
   EXPECT_NE(missing.find("cannot open " + dir.file("no/such/dir/m.jsonl") + " to append: No such file or directory"),
             std::string::npos)
       << missing;
@@ -109,7 +98,7 @@ TEST(Checksum, Sha256MatchesTheStandardVectors) {
   const std::string big(9 * (1 << 20) + 7, 'a');  // more than one 8 MiB read
   write_all(dir.file("big"), big);
   EXPECT_EQ(sgt::io::sha256_file(dir.file("big")), sgt::io::sha256_hex(big.data(), big.size()));
-  const std::string msg = error_text([&] { sgt::io::sha256_file(dir.file("absent")); });
+  const std::string msg = sgt::testing::error_message([&] { sgt::io::sha256_file(dir.file("absent")); });
   EXPECT_EQ(msg, "[checksum] cannot open " + dir.file("absent") + ": No such file or directory");
 }
 
@@ -129,7 +118,7 @@ TEST(CheckpointChecksums, AFlippedBitFallsBackToTheNewestIntactStep) {
   const auto intact = sgt::io::latest_checkpoint(root, /*verify_checksums=*/true);
   ASSERT_TRUE(intact.has_value());
   EXPECT_EQ(intact->step, 1);
-  const std::string msg = error_text([&] { sgt::io::open_checkpoint(two.path, true); });
+  const std::string msg = sgt::testing::error_message([&] { sgt::io::open_checkpoint(two.path, true); });
   EXPECT_NE(msg.find("[checkpoint] " + two.path + ": model.safetensors is corrupt: its SHA-256 is "), std::string::npos)
       << msg;
   // Both corrupt: none.
@@ -152,7 +141,8 @@ TEST(CheckpointChecksums, VersionOneFoldersStillLoadAndHugeStepNamesAreIgnored) 
   // A version-2 manifest without its checksums is refused.
   m["version"] = 2;
   write_all(s.path + "/manifest.json", m.dump(2));
-  EXPECT_NE(error_text([&] { sgt::io::open_checkpoint(s.path); }).find("manifest has no checksums"), std::string::npos);
+  EXPECT_NE(sgt::testing::error_message([&] { sgt::io::open_checkpoint(s.path); }).find("manifest has no checksums"),
+            std::string::npos);
   m["version"] = 1;
   write_all(s.path + "/manifest.json", m.dump(2));
   // step_99999999999999999999 (does not fit in int64) used to end the run with "stoll" at its first checkpoint.

@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "core/error.h"
 
@@ -74,6 +77,24 @@ int free_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   close(fd);
   return ntohs(a.sin_port);
+}
+
+std::string error_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no sgt::Error was thrown";
+  return {};
+}
+
+std::vector<std::string> error_lines(const std::string& output) {
+  std::vector<std::string> out;
+  std::istringstream in(output);
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind("sgt: error:", 0) == 0) out.push_back(l);
+  return out;
 }
 
 }  // namespace sgt::testing

@@ -1,5 +1,6 @@
 #pragma once
 // Test helpers: scratch folders and the Python reference scripts under tools/.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ std::string source_dir();
 std::string asset(const std::string& relative);
 std::string binary_dir();
 std::string shell_quote(const std::string& s);
+// The what() of the sgt::Error that fn throws; a test failure and "" when it throws none.
+std::string error_message(const std::function<void()>& fn);
+// The lines of a command's output that start "sgt: error:" (stdout and stderr arrive merged, so the error need not
+// be the last line).
+std::vector<std::string> error_lines(const std::string& output);
 // A TCP port on 127.0.0.1 that was free a moment ago (for MASTER_PORT of multi-process tests).
 int free_port();
 

@@ -2,6 +2,7 @@
 // checkpoints (--restart moves them aside, nothing pruned), a corrupt newest checkpoint falls back to the intact one,
 // a full disk stops the run, SIGTERM / SIGINT save a checkpoint and exit 143 / 130, bad-sample counts survive a
 // resume and are reported without the evaluation.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,11 +10,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -46,18 +45,9 @@ int64_t count_lines(const std::string& path) {
 std::map<std::string, std::string> snapshot(const std::string& root) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file() && e.path().filename() != "LOCK") out[e.path().lexically_relative(root).string()] = read_all(e.path().string());
+    if (e.is_regular_file() && e.path().filename() != "LOCK")
+      out[e.path().lexically_relative(root).string()] = read_all(e.path().string());
   return out;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const sgt::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no sgt::Error";
-  return {};
 }
 
 void flip_a_byte(const std::string& path) {
@@ -96,7 +86,7 @@ TEST_F(RunSafety, NoSilentFreshStartAndRestartMovesTheOldRunAside) {
   // Both checkpoints corrupt (a flipped bit, sizes unchanged): nothing loadable.
   for (const auto& d : io::checkpoint_dirs(root)) flip_a_byte(d + "/model.safetensors");
   const auto before = snapshot(cfg.run_dir);
-  const std::string msg = error_of([&] { train::Trainer t(cfg); });
+  const std::string msg = sgt::testing::error_message([&] { train::Trainer t(cfg); });
   EXPECT_NE(msg.find("[train] " + root + " holds 2 checkpoint folder(s) (newest " + root +
                      "/step_00000002) but this run would start from step 0 (none of them is loadable"),
             std::string::npos)
@@ -106,7 +96,8 @@ TEST_F(RunSafety, NoSilentFreshStartAndRestartMovesTheOldRunAside) {
   // resume false is the same fresh start.
   auto no_resume = cfg;
   no_resume.resume = false;
-  EXPECT_NE(error_of([&] { train::Trainer t(no_resume); }).find("(resume is false)"), std::string::npos);
+  EXPECT_NE(sgt::testing::error_message([&] { train::Trainer t(no_resume); }).find("(resume is false)"),
+            std::string::npos);
   // --restart: the old run moves into previous-<time>/, intact, and the new one starts at step 0.
   auto again = cfg;
   again.restart = true;
@@ -142,7 +133,7 @@ TEST_F(RunSafety, AFullDiskStopsTheRunWithOneError) {
   auto cfg = tiny("full", 3, 0);
   train::Trainer t(cfg);
   fs::create_symlink("/dev/full", cfg.run_dir + "/metrics.jsonl");  // every write: ENOSPC
-  const std::string msg = error_of([&] { t.run(1); });
+  const std::string msg = sgt::testing::error_message([&] { t.run(1); });
   EXPECT_NE(msg.find("[atomic-file] appending "), std::string::npos) << msg;
   EXPECT_NE(msg.find(cfg.run_dir + "/metrics.jsonl failed: No space left on device"), std::string::npos) << msg;
 }
@@ -185,7 +176,8 @@ TEST_F(RunSafety, SigtermAndSigintSaveACheckpointAndExit143And130) {
       _exit(127);
     }
     const std::string metrics = cfg.run_dir + "/metrics.jsonl";
-    for (int i = 0; i < 1200 && count_lines(metrics) < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 1200 && count_lines(metrics) < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_GE(count_lines(metrics), 2) << read_all(log);
     kill(pid, sig);
     int status = 0;
@@ -216,9 +208,11 @@ TEST_F(RunSafety, BadSampleCountsSurviveAResumeAndAreReportedWithoutEval) {
   {
     train::Trainer t(cfg);
     t.run(2);
-    const auto state = config::load_json_file(io::latest_checkpoint(cfg.run_dir + "/checkpoints")->file("state.rank0.json"));
+    const auto state =
+        config::load_json_file(io::latest_checkpoint(cfg.run_dir + "/checkpoints")->file("state.rank0.json"));
     ASSERT_TRUE(state.contains("bad_samples")) << state.dump();
-    for (const auto& [src, counts] : state["bad_samples"][0].items()) first += counts.value("truncated_tar", int64_t{0});
+    for (const auto& [src, counts] : state["bad_samples"][0].items())
+      first += counts.value("truncated_tar", int64_t{0});
     ASSERT_GT(first, 0) << state.dump();
   }
   // Plant a count of a reason this world never produces (corrupt_image 7) in the checkpoint's state, with the
@@ -262,7 +256,7 @@ TEST_F(RunSafety, AStateFileWithoutItsKeysNamesTheFile) {
   manifest["files"]["state.rank0.json"] = fs::file_size(ck.file("state.rank0.json"));
   manifest["sha256"]["state.rank0.json"] = io::sha256_file(ck.file("state.rank0.json"));
   std::ofstream(ck.file("manifest.json")) << manifest.dump(2);
-  EXPECT_EQ(error_of([&] { train::Trainer t(cfg); }),
+  EXPECT_EQ(sgt::testing::error_message([&] { train::Trainer t(cfg); }),
             "[train.checkpoint] " + ck.file("state.rank0.json") +
                 ": 'mixers' must be an array of grad_accum (1) data-loader states");
 }
@@ -271,19 +265,19 @@ TEST_F(RunSafety, AStateFileWithoutItsKeysNamesTheFile) {
 TEST_F(RunSafety, BudgetsNoSampleFitsAndHugeSidesAreConfigErrors) {
   auto tiny_budget = tiny("cfg", 1, 0);
   tiny_budget.data.packing.max_num_tokens_per_sample = 10;
-  const std::string budget = error_of([&] { tiny_budget.validate(); });
+  const std::string budget = sgt::testing::error_message([&] { tiny_budget.validate(); });
   EXPECT_NE(budget.find("above packing.max_num_tokens_per_sample 10 (no sample could ever be packed"),
             std::string::npos)
       << budget;
   auto huge = tiny("cfg", 1, 0);
   huge.data.sizes.vae_side = 100000;
-  const std::string side = error_of([&] { huge.validate(); });
+  const std::string side = sgt::testing::error_message([&] { huge.validate(); });
   EXPECT_NE(side.find("data.sizes.vae_side 100000 must be in [data.sizes.vae_stride (16), 4096]"), std::string::npos)
       << side;
   auto stride = tiny("cfg-stride", 1, 0);
   stride.data.sizes.vae_stride = 8;  // tiny-bagel.json makes 16 px per latent token
   stride.data.sizes.vae_side = 48;
-  const std::string mismatch = error_of([&] { train::Trainer t(stride); });
+  const std::string mismatch = sgt::testing::error_message([&] { train::Trainer t(stride); });
   EXPECT_NE(mismatch.find("data.sizes.vae_stride 8 must equal the model's pixels per latent token 16"),
             std::string::npos)
       << mismatch;
