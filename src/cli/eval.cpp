@@ -52,8 +52,7 @@ struct CvArgs {
   std::string answers, out, markdown;
   infer::ModelArgs model;        // optional: answer with the model instead of reading --answers
   std::string root, answers_out;  // root: folder holding img/ (default: the folder of the first --questions)
-  int64_t vit_w = 0, vit_h = 0, max_length = 16;
-  std::string resize = "bagel";
+  UnderstandArgs und;  // with a model: decoding and ViT size
 };
 struct GenArgs {
   std::string metadata, detections, results, out, per_image, markdown;
@@ -74,9 +73,7 @@ struct SegArgs {
 std::map<int64_t, std::string> answer_cvbench(const CvArgs& a, const std::vector<eval::CvBenchItem>& items) {
   SGT_CHECK(a.answers.empty(), "eval", "give either --answers or a model (--model / --config), not both");
   SGT_CHECK(!a.answers_out.empty(), "eval", "answering with a model needs --answers-out (answers JSONL)");
-  infer::TextGenOptions t;
-  t.max_length = a.max_length;  // greedy (do_sample false), no think mode (spec §4.3)
-  auto answer = infer::make_understand_fn(a.model, t, a.vit_w, a.vit_h, a.resize);
+  auto answer = make_benchmark_understand_fn(a.model, a.und);
   const std::string root = !a.root.empty() ? a.root : fs::path(a.questions.front()).parent_path().string();
   std::unique_ptr<Progress> bar;
   if (a.model.progress) bar = std::make_unique<Progress>("cvbench", static_cast<int64_t>(items.size()), "q");
@@ -222,12 +219,7 @@ void register_eval(CLI::App& app) {
     add_optional_model_options(cmd, a->model);
     cmd->add_option("--root", a->root, "folder holding the img/ tree (default: the folder of the first --questions)");
     cmd->add_option("--answers-out", a->answers_out, "with a model: write the answers JSONL here");
-    cmd->add_option("--max-length", a->max_length, "greedy decoding steps, the start token included (default 16)");
-    cmd->add_option("--vit-width", a->vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
-    cmd->add_option("--resize", a->resize,
-                    "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
-                    "rounded down (default bagel)");
-    cmd->add_option("--vit-height", a->vit_h, "ViT input height, a multiple of 14");
+    add_understand_options(cmd, a->und);
     cmd->callback([a] { run_cvbench(*a); });
   }
   {

@@ -20,8 +20,7 @@ struct PopeArgs {
   std::vector<std::string> questions, splits, labels, answers;
   std::string images, out, markdown, answers_out;
   infer::ModelArgs model;  // optional: answer with the model instead of reading --answers
-  int64_t vit_w = 0, vit_h = 0, max_length = 16;
-  std::string resize = "bagel";
+  UnderstandArgs und;      // with a model: decoding and ViT size
 };
 
 struct QuestionFile {
@@ -35,9 +34,7 @@ std::vector<eval::PopeAnswer> answer_with_model(const PopeArgs& a, const std::ve
   std::string root = !a.images.empty() ? a.images : fs::path(a.questions[0]).parent_path().string();
   if (root.empty()) root = ".";
   eval::check_pope_images(items, root);  // before the (slow) model load
-  infer::TextGenOptions t;
-  t.max_length = a.max_length;  // greedy (do_sample false), no think mode, as LLaVA's and BAGEL's POPE runs
-  auto answer = infer::make_understand_fn(a.model, t, a.vit_w, a.vit_h, a.resize);
+  auto answer = make_benchmark_understand_fn(a.model, a.und);
   std::unique_ptr<Progress> bar;
   if (a.model.progress) bar = std::make_unique<Progress>("pope", static_cast<int64_t>(items.size()), "q");
   auto answers = eval::run_pope(items, root, [&](const data::Image& img, const std::string& p) {
@@ -121,12 +118,7 @@ void register_eval_pope(CLI::App& app) {
                   "answers (JSONL or JSON list of {question_id, text}): one file, or one per --questions in order");
   add_optional_model_options(cmd, a->model);
   cmd->add_option("--answers-out", a->answers_out, "with a model: write the answers here (LLaVA's JSONL)");
-  cmd->add_option("--max-length", a->max_length, "greedy decoding steps, the start token included (default 16)");
-  cmd->add_option("--vit-width", a->vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
-  cmd->add_option("--vit-height", a->vit_h, "ViT input height, a multiple of 14");
-  cmd->add_option("--resize", a->resize,
-                  "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
-                  "rounded down (default bagel)");
+  add_understand_options(cmd, a->und);
   cmd->add_option("--out", a->out, "summary JSON");
   cmd->add_option("--markdown", a->markdown, "summary Markdown");
   cmd->callback([a] { run_pope(*a); });

@@ -28,6 +28,27 @@ inline void add_optional_model_options(CLI::App* cmd, infer::ModelArgs& m) {
 }
 inline bool has_model(const infer::ModelArgs& m) { return !m.model_dir.empty() || !m.config.empty(); }
 
+// A benchmark answered by the understanding model (sgt eval cvbench, sgt eval pope): greedy decoding of at most
+// max_length steps, the ViT input size given or chosen by the resize rule.
+struct UnderstandArgs {
+  int64_t vit_w = 0, vit_h = 0, max_length = 16;
+  std::string resize = "bagel";
+};
+inline void add_understand_options(CLI::App* cmd, UnderstandArgs& u) {
+  cmd->add_option("--max-length", u.max_length, "greedy decoding steps, the start token included (default 16)");
+  cmd->add_option("--vit-width", u.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
+  cmd->add_option("--vit-height", u.vit_h, "ViT input height, a multiple of 14");
+  cmd->add_option("--resize", u.resize,
+                  "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
+                  "rounded down (default bagel)");
+}
+// The model's answer function for such a benchmark: greedy, no think mode (as LLaVA's and BAGEL's own runs).
+inline infer::UnderstandFn make_benchmark_understand_fn(const infer::ModelArgs& model, const UnderstandArgs& u) {
+  infer::TextGenOptions t;
+  t.max_length = u.max_length;
+  return infer::make_understand_fn(model, t, u.vit_w, u.vit_h, u.resize);
+}
+
 inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
   cmd->add_option("--steps", g.steps, "schedule points; steps - 1 model evaluations (default 50)");
   cmd->add_option("--timestep-shift", g.timestep_shift, "schedule shift s (default 3.0)");
