@@ -16,15 +16,25 @@ set(SGT_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH "Python wit
 if(NOT EXISTS "${SGT_PYTHON}")
   message(FATAL_ERROR "[sgt] ${SGT_PYTHON} not found: run scripts/setup.sh first (it creates .venv)")
 endif()
-execute_process(
-  COMMAND "${SGT_PYTHON}" -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__)"
-  OUTPUT_VARIABLE _sgt_torch_out RESULT_VARIABLE _sgt_torch_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(NOT _sgt_torch_rc EQUAL 0)
-  message(FATAL_ERROR "[sgt] ${SGT_PYTHON} cannot import torch: run scripts/setup.sh")
-endif()
-string(REPLACE "\n" ";" _sgt_torch_lines "${_sgt_torch_out}")
-list(GET _sgt_torch_lines 0 SGT_TORCH_PREFIX)
-list(GET _sgt_torch_lines 1 SGT_TORCH_VERSION)
+# sgt_python_probe(WHAT CODE VAR...): runs CODE in SGT_PYTHON and sets each VAR to one line it printed, in order;
+# a failure is one fatal message naming WHAT (the wheel the build takes C++ libraries from).
+function(sgt_python_probe what code)
+  execute_process(COMMAND "${SGT_PYTHON}" -c "${code}"
+    OUTPUT_VARIABLE _out RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "[sgt] ${SGT_PYTHON} cannot import ${what}: run scripts/setup.sh")
+  endif()
+  string(REPLACE "\n" ";" _lines "${_out}")
+  set(_i 0)
+  foreach(_var IN LISTS ARGN)
+    list(GET _lines ${_i} _value)
+    set(${_var} "${_value}" PARENT_SCOPE)
+    math(EXPR _i "${_i} + 1")
+  endforeach()
+endfunction()
+
+sgt_python_probe(torch "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__)"
+  SGT_TORCH_PREFIX SGT_TORCH_VERSION)
 list(APPEND CMAKE_PREFIX_PATH "${SGT_TORCH_PREFIX}")
 message(STATUS "[sgt] torch ${SGT_TORCH_VERSION} from ${SGT_TORCH_PREFIX}")
 
@@ -46,16 +56,9 @@ target_include_directories(sgt_fmt SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 
 # Apache Arrow / Parquet C++ from the PyPI pyarrow wheel in .venv (src/data/parquet.h), found the way libtorch is:
 # its headers and the versioned libraries it ships (libarrow.so.NNNN, libparquet.so.NNNN; no unversioned links).
-execute_process(
-  COMMAND "${SGT_PYTHON}" -c "import pyarrow; print(pyarrow.get_include()); print(pyarrow.get_library_dirs()[0]); print(pyarrow.__version__)"
-  OUTPUT_VARIABLE _sgt_arrow_out RESULT_VARIABLE _sgt_arrow_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(NOT _sgt_arrow_rc EQUAL 0)
-  message(FATAL_ERROR "[sgt] ${SGT_PYTHON} cannot import pyarrow (Arrow/Parquet C++): run scripts/setup.sh")
-endif()
-string(REPLACE "\n" ";" _sgt_arrow_lines "${_sgt_arrow_out}")
-list(GET _sgt_arrow_lines 0 SGT_ARROW_INCLUDE_DIR)
-list(GET _sgt_arrow_lines 1 SGT_ARROW_LIB_DIR)
-list(GET _sgt_arrow_lines 2 SGT_ARROW_VERSION)
+sgt_python_probe("pyarrow (Arrow/Parquet C++)"
+  "import pyarrow; print(pyarrow.get_include()); print(pyarrow.get_library_dirs()[0]); print(pyarrow.__version__)"
+  SGT_ARROW_INCLUDE_DIR SGT_ARROW_LIB_DIR SGT_ARROW_VERSION)
 file(GLOB _sgt_libarrow "${SGT_ARROW_LIB_DIR}/libarrow.so.[0-9]*")
 file(GLOB _sgt_libparquet "${SGT_ARROW_LIB_DIR}/libparquet.so.[0-9]*")
 list(FILTER _sgt_libarrow EXCLUDE REGEX "\\.so\\.[0-9]+\\.[0-9]")      # the SONAME file, not a longer alias
