@@ -63,16 +63,26 @@ AtomicFile::~AtomicFile() {
   if (!committed_ && !stream_) ::unlink(tmp_.c_str());
 }
 
-void AtomicFile::write(const void* data, size_t n) {
-  SGT_CHECK(fd_ >= 0 && !committed_, kC, "{}: write after commit", path_);
+namespace {
+// Writes all n bytes (write(2) may take fewer, or be interrupted); 0, or the errno of the failure (EIO for a write
+// that took nothing).
+int write_all(int fd, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
+    const ssize_t w = ::write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    SGT_CHECK(w > 0, kC, "writing {} failed: {}", stream_ ? path_ : tmp_, std::strerror(errno));
+    if (w <= 0) return w < 0 ? errno : EIO;
     p += w;
     n -= static_cast<size_t>(w);
   }
+  return 0;
+}
+}  // namespace
+
+void AtomicFile::write(const void* data, size_t n) {
+  SGT_CHECK(fd_ >= 0 && !committed_, kC, "{}: write after commit", path_);
+  const int err = write_all(fd_, data, n);
+  SGT_CHECK(err == 0, kC, "writing {} failed: {}", stream_ ? path_ : tmp_, std::strerror(err));
 }
 
 void AtomicFile::commit() {
@@ -103,19 +113,7 @@ void append_text(const std::string& path, const std::string& text) {
   SGT_CHECK(fd >= 0, kC, "cannot open {} to append: {}", path, std::strerror(errno));
   struct stat st {};
   const off_t before = ::fstat(fd, &st) == 0 ? st.st_size : -1;
-  const char* p = text.data();
-  size_t n = text.size();
-  int err = 0;
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      err = w < 0 ? errno : EIO;
-      break;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
+  int err = write_all(fd, text.data(), text.size());
   if (err != 0 && before >= 0 && S_ISREG(st.st_mode)) (void)!::ftruncate(fd, before);  // no torn last line
   if (::close(fd) != 0 && err == 0) err = errno;
   SGT_CHECK(err == 0, kC, "appending {} bytes to {} failed: {}", text.size(), path, std::strerror(err));
