@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <exception>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -154,7 +155,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
     if (state && state->contains("bad_samples")) mixers_.back()->set_prior_bad_samples(state->at("bad_samples").at(m));
   }
   if (latest) {
-    load_checkpoint(*latest);
+    load_checkpoint(*latest, *state);
   } else if (rank_ == 0) {
     io::atomic_write_text(cfg_.run_dir + "/config.json", config::to_json(cfg_).dump(2) + "\n");
   }
@@ -165,7 +166,7 @@ std::optional<io::CheckpointInfo> Trainer::choose_checkpoint() {
   // Rank 0 decides (it verifies every file's checksum once) and broadcasts the step: -1 fresh, -2 refused.
   int64_t step = -1;
   std::optional<io::CheckpointInfo> latest;
-  std::string refusal;
+  std::exception_ptr refusal;  // rank 0's error, rethrown as it is once the other ranks know
   if (rank_ == 0) {
     try {
       if (cfg_.restart) {
@@ -184,8 +185,8 @@ std::optional<io::CheckpointInfo> Trainer::choose_checkpoint() {
         }
       }
       step = latest ? latest->step : -1;
-    } catch (const Error& e) {
-      refusal = e.what();
+    } catch (...) {  // also filesystem errors of the set-aside: the other ranks must not wait on the broadcast
+      refusal = std::current_exception();
       step = -2;
     }
   }
@@ -195,7 +196,7 @@ std::optional<io::CheckpointInfo> Trainer::choose_checkpoint() {
     step = t.to(torch::kCPU).item<int64_t>();
   }
   if (step == -2) {
-    if (rank_ == 0) throw_error(kC, refusal.substr(refusal.find("] ") + 2));
+    if (rank_ == 0) std::rethrow_exception(refusal);
     SGT_FAIL(kC, "rank 0 refused the run folder {} (see its log)", cfg_.run_dir);
   }
   if (rank_ != 0 && step >= 0) latest = io::open_checkpoint(root + "/" + io::checkpoint_dir_name(step));

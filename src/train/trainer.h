@@ -141,7 +141,8 @@ class Trainer {
   // the others follow its choice), or none; refuses a fresh start over existing checkpoints unless cfg.restart.
   std::optional<io::CheckpointInfo> choose_checkpoint();
   void set_aside_previous_run() const;  // cfg.restart: checkpoints/ and metrics.jsonl into previous-<time>/
-  void load_checkpoint(const io::CheckpointInfo& latest);
+  // Model, EMA, optimizer and step from ck; state: its read_state(), already checked against this run's layout.
+  void load_checkpoint(const io::CheckpointInfo& ck, const nlohmann::json& state);
   // This rank's state.rank{r}.json of a checkpoint, its keys checked (errors name the file).
   nlohmann::json read_state(const io::CheckpointInfo& ck) const;
   // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.

@@ -117,21 +117,18 @@ void Trainer::check_checkpoint_layout(const nlohmann::json& state, const std::st
             path, world, accum, world_, cfg_.grad_accum);
 }
 
-void Trainer::load_checkpoint(const io::CheckpointInfo& chosen) {
-  const io::CheckpointInfo* latest = &chosen;
-  const auto state = read_state(chosen);
-  check_checkpoint_layout(state, latest->path);
-  io::load_state_dict(*model_, io::TensorSource::open(latest->file("model.safetensors")));
+void Trainer::load_checkpoint(const io::CheckpointInfo& ck, const nlohmann::json& state) {
+  io::load_state_dict(*model_, io::TensorSource::open(ck.file("model.safetensors")));
   if (cfg_.shard_optimizer) {
-    ema_->load_state_dict(io::load_tensors(latest->file(fmt::format("ema.rank{}.safetensors", rank_))));
+    ema_->load_state_dict(io::load_tensors(ck.file(fmt::format("ema.rank{}.safetensors", rank_))));
   } else {  // ema.safetensors is a whole model: the EMA takes its trainable entries (missing ones are reported)
-    auto all = io::load_tensors(latest->file("ema.safetensors"));
+    auto all = io::load_tensors(ck.file("ema.safetensors"));
     std::map<std::string, torch::Tensor> mine;
     for (const auto& [name, p] : trainable_)
       if (auto it = all.find(name); it != all.end()) mine.emplace(name, it->second);
     ema_->load_state_dict(mine);
   }
-  opt_->load_state_dict(io::load_tensors(latest->file(fmt::format("optimizer.rank{}.safetensors", rank_))));
+  opt_->load_state_dict(io::load_tensors(ck.file(fmt::format("optimizer.rank{}.safetensors", rank_))));
   step_ = state.at("step").get<int64_t>();
   nonfinite_in_row_ = state.value("nonfinite_in_row", int64_t{0});
   resumed_from_ = step_;
@@ -147,7 +144,7 @@ void Trainer::load_checkpoint(const io::CheckpointInfo& chosen) {
           /*skip_malformed=*/true);  // a torn last line of a killed run
     io::atomic_write_text(path, kept);
   }
-  log::info("train: resumed from {} (step {})", latest->path, step_);
+  log::info("train: resumed from {} (step {})", ck.path, step_);
 }
 
 }  // namespace sgt::train
