@@ -8,15 +8,6 @@
 
 namespace sgt::data {
 
-const char* attn_mode_name(AttnMode m) {
-  switch (m) {
-    case AttnMode::kCausal: return "causal";
-    case AttnMode::kFull: return "full";
-    case AttnMode::kNoise: return "noise";
-  }
-  return "?";
-}
-
 int64_t SamplePlan::num_tokens() const {
   int64_t n = 0;
   for (const auto& it : items) {
@@ -134,17 +125,19 @@ void append_sample(Pack& p, const SamplePlan& plan, const PackingConfig& cfg, Rn
   const int64_t sample = static_cast<int64_t>(p.sample_keys.size());
   const int64_t start_len = p.length();
   int64_t rope = 0;
+  // A split is opened at the current length and closed (its length known) once its tokens are pushed.
+  int64_t split_start = 0;
+  AttnMode split_mode = AttnMode::kCausal;
   auto open_split = [&](AttnMode mode) {
-    p.split_starts.push_back(p.length());
-    p.attn_modes.push_back(mode);
-    p.split_sample.push_back(sample);
+    split_start = p.length();
+    split_mode = mode;
   };
   auto push_text = [&](int64_t id, int64_t pos) {
     p.text_indexes.push_back(p.length());
     p.text_ids.push_back(id);
     p.position_ids.push_back(pos);
   };
-  auto close_split = [&] { p.split_lens.push_back(p.length() - p.split_starts.back()); };
+  auto close_split = [&] { p.layout.push(p.length() - split_start, split_mode, sample); };
 
   for (size_t idx = 0; idx < plan.items.size(); ++idx) {
     const PlanItem& it = plan.items[idx];
@@ -209,46 +202,15 @@ void append_sample(Pack& p, const SamplePlan& plan, const PackingConfig& cfg, Rn
   p.sample_lens.push_back(p.length() - start_len);
 }
 
-bool Pack::allowed(int64_t q, int64_t k) const {
-  SGT_CHECK(q >= 0 && k >= 0 && q < length() && k < length(), "packing", "token index ({}, {}) outside [0, {})", q,
-            k, length());
-  auto split_of = [&](int64_t t) {
-    return static_cast<int64_t>(std::upper_bound(split_starts.begin(), split_starts.end(), t) - split_starts.begin()) -
-           1;
-  };
-  const int64_t sq = split_of(q), sk = split_of(k);
-  if (split_sample[sq] != split_sample[sk]) return false;
-  const AttnMode mq = attn_modes[sq], mk = attn_modes[sk];
-  const bool base = k <= q || (sq == sk && mq != AttnMode::kCausal);
-  return base && !(mk == AttnMode::kNoise && sk != sq);
-}
-
-std::vector<uint8_t> Pack::dense_mask(int64_t sample) const {
-  SGT_CHECK(sample >= 0 && sample < static_cast<int64_t>(sample_lens.size()), "packing",
-            "sample {} outside [0, {})", sample, sample_lens.size());
-  int64_t start = 0;
-  for (int64_t s = 0; s < sample; ++s) start += sample_lens[s];
-  const int64_t n = sample_lens[sample];
-  std::vector<uint8_t> m(static_cast<size_t>(n * n));
-  for (int64_t q = 0; q < n; ++q)
-    for (int64_t k = 0; k < n; ++k) m[q * n + k] = allowed(start + q, start + k) ? 1 : 0;
-  return m;
-}
-
 void Pack::validate() const {
   int64_t total = 0;
   for (int64_t l : sample_lens) total += l;
   SGT_CHECK(total == length(), "packing", "sample_lens sum {} != sequence length {}", total, length());
-  int64_t split_total = 0;
-  SGT_CHECK(split_lens.size() == attn_modes.size() && split_lens.size() == split_starts.size() &&
-                split_lens.size() == split_sample.size(),
-            "packing", "split vectors disagree in size");
-  for (size_t i = 0; i < split_lens.size(); ++i) {
-    SGT_CHECK(split_starts[i] == split_total, "packing", "split {} starts at {}, expected {}", i, split_starts[i],
-              split_total);
-    split_total += split_lens[i];
-  }
-  SGT_CHECK(split_total == length(), "packing", "split_lens sum {} != length {}", split_total, length());
+  layout.validate();
+  SGT_CHECK(layout.total_len() == length(), "packing", "the splits cover {} tokens, the sequence has {}",
+            layout.total_len(), length());
+  SGT_CHECK(layout.num_samples() == static_cast<int64_t>(sample_lens.size()), "packing",
+            "the splits belong to {} samples, the pack has {}", layout.num_samples(), sample_lens.size());
   const size_t n_tok = text_indexes.size() + vit_token_indexes.size() + vae_token_indexes.size();
   SGT_CHECK(n_tok == static_cast<size_t>(length()), "packing", "text {} + vit {} + vae {} tokens != length {}",
             text_indexes.size(), vit_token_indexes.size(), vae_token_indexes.size(), length());

@@ -17,12 +17,11 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "data/layout.h"
 
 namespace sgt::data {
 
 enum class SplitKind { kText, kVitImage, kVaeImage };
-enum class AttnMode { kCausal, kFull, kNoise };
-const char* attn_mode_name(AttnMode m);
 
 struct PlanItem {
   SplitKind kind = SplitKind::kText;
@@ -108,10 +107,7 @@ struct PackedImage {
 struct Pack {
   std::vector<uint64_t> sample_keys;
   std::vector<int64_t> sample_lens;  // tokens per sample; sums to length()
-  std::vector<int64_t> split_lens;   // tokens per emitted split, in sequence order
-  std::vector<int64_t> split_starts; // first sequence index of each split
-  std::vector<AttnMode> attn_modes;  // one per split
-  std::vector<int64_t> split_sample; // sample index of each split
+  PackLayout layout;                 // the emitted splits in sequence order (data/layout.h)
   std::vector<int64_t> position_ids; // one per token (RoPE id)
   // Text tokens (including the four kinds of markers) and their sequence indexes.
   std::vector<int64_t> text_ids, text_indexes;
@@ -125,10 +121,6 @@ struct Pack {
   std::vector<PackedImage> vae_images;
 
   int64_t length() const { return static_cast<int64_t>(position_ids.size()); }
-  // Exact BAGEL rule (§2.4) for tokens q, k of the pack (false across samples).
-  bool allowed(int64_t q, int64_t k) const;
-  // Dense [n, n] 0/1 mask of one sample (row = query), for the SDPA path and tests.
-  std::vector<uint8_t> dense_mask(int64_t sample) const;
   // Checks internal consistency (lengths, index ranges, sums); throws sgt::Error.
   void validate() const;
 };

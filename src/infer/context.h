@@ -1,24 +1,25 @@
 #pragma once
-// KV-cached inference context for BAGEL (spec-bagel.md §4.1). One context is one sample (batch 1): per decoder
-// layer the keys and values of every cached token, stored after q/k-norm and RoPE, plus the RoPE counter.
-// New tokens are appended as chunks; a chunk attends to the whole cache and to itself (causal chunks with
-// bottom-right alignment, full chunks bidirectionally). Noisy generation queries are run without updating the
-// cache, which is exactly the packed rule of §2.4 (nobody attends to a noisy split).
+// KV-cached inference context for BAGEL (docs/attention.md, "Cached decoding"). One context is one sample (batch
+// 1): the KV cache of every decoder layer (model/kv_cache.h: keys and values after q/k-norm and RoPE, written in
+// place) plus the RoPE counter. New tokens are appended as chunks through the same decoder forward as training
+// (model::PackedForward with a cache): a chunk is one split of the sample, causal (text) or full (images), and
+// sees the whole cache. Noisy generation queries run without updating the cache, which is exactly the packed
+// rule (nobody attends to a noisy split).
 //
-// A Context is cheap to copy: the tensors are shared and never modified in place (appending makes new tensors),
-// so a copy is a snapshot (used for the CFG contexts and for requests that share a prefix).
+// A Context is cheap to copy and a copy is a snapshot (the CFG contexts, requests that share a prefix): copies
+// share the cache buffers, and one that appends after another forks them (model/kv_cache.h).
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "model/bagel.h"
+#include "model/kv_cache.h"
 
 namespace sgt::infer {
 
-struct Context {
-  std::vector<torch::Tensor> k, v;  // per layer [kv_len, kv_heads, head_dim]; empty vectors = nothing cached
-  int64_t kv_len = 0;               // cached tokens
+struct Context : model::KVCache {  // kv_len: cached tokens
   int64_t rope = 0;                 // next RoPE position id
 };
 
@@ -26,7 +27,8 @@ struct Context {
 // model::BagelPackedInputs, but indexes are within the chunk). Position ids are given per token.
 struct Chunk {
   int64_t length = 0;
-  bool causal = true;            // true: token i sees cache + chunk[0..i]; false: cache + whole chunk
+  model::AttnMode mode = model::AttnMode::kCausal;  // causal: token i sees cache + chunk[0..i]; full / noise:
+                                                   // cache + whole chunk
   torch::Tensor text_ids;        // int64 [n_text]
   torch::Tensor text_indexes;    // int64 [n_text]
   torch::Tensor position_ids;    // int64 [length]
@@ -43,14 +45,15 @@ struct Chunk {
 // (true for VAE latents, which use the *_moe_gen expert).
 std::pair<torch::Tensor, torch::Tensor> embed_chunk(model::Bagel& m, const Chunk& c);
 
-// Runs the decoder over a chunk given its embeddings; -> final hidden states [length, hidden].
-// With update = true the chunk's K/V are appended to ctx (kv_len += length); rope is NOT touched here.
+// Runs the decoder over a chunk given its embeddings, as one split of `mode` continuing the context's sample (the
+// training forward with a cache); -> final hidden states [length, hidden]. With update = true the chunk's K/V are
+// appended to ctx (kv_len += length; not for a noise chunk); rope is NOT touched here.
 torch::Tensor forward_chunk(model::Bagel& m, Context& ctx, const torch::Tensor& embeds, const torch::Tensor& gen_mask,
-                            const torch::Tensor& position_ids, bool causal, bool update);
+                            const torch::Tensor& position_ids, model::AttnMode mode, bool update);
 
 // Appends a chunk (chunk-local indexes) to the packed inputs of a full, training-path forward as one split of
 // `mode`: its indexes are shifted by the current sequence_length, which then grows by the chunk's length. The
-// analyses (eval) and the cache tests rebuild inference layouts this way.
+// analyses (eval), the cache tests and embed_chunk build packed inputs this way.
 void append_to_pack(model::BagelPackedInputs& in, std::vector<std::pair<int64_t, model::AttnMode>>& splits,
                     const Chunk& c, model::AttnMode mode);
 

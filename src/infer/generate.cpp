@@ -93,9 +93,9 @@ torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h,
     // x_t as the model sees it and its t, for x0-prediction models (model/config.h).
     const auto xt = x.to(eg.first.scalar_type()), tt = torch::full({x.size(0)}, req.t, xt.options());
     auto run = [&](const Context& c) {
-      Context copy = c;  // forward_chunk never mutates without update, but takes a reference
+      Context copy = c;  // without update the context is unchanged (at most scratch rows past its end are written)
       auto pos = torch::full({ch.length}, c.rope, torch::kInt64);
-      auto hid = forward_chunk(m, copy, eg.first, eg.second, pos, /*causal=*/false, /*update=*/false);
+      auto hid = forward_chunk(m, copy, eg.first, eg.second, pos, model::AttnMode::kNoise, /*update=*/false);
       return m->velocity(hid, idx, xt, tt).to(torch::kFloat32);
     };
     StepVelocities v;
@@ -284,7 +284,7 @@ TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Con
     ch.text_indexes = zero;
     ch.position_ids = torch::full({1}, c.rope, torch::kInt64);
     auto [e, g] = embed_chunk(m, ch);
-    auto hid = forward_chunk(m, c, e, g, ch.position_ids, /*causal=*/true, /*update=*/true);
+    auto hid = forward_chunk(m, c, e, g, ch.position_ids, model::AttnMode::kCausal, /*update=*/true);
     c.rope += 1;
     auto logits = m->text_logits(hid, zero.to(dev))[0].to(torch::kCPU, torch::kFloat32);
     if (keep_logits) out.logits.push_back(logits);

@@ -4,62 +4,6 @@
 
 namespace sgt::model {
 
-AttnMode attn_mode_from_string(const std::string& s) {
-  if (s == "causal") return AttnMode::kCausal;
-  if (s == "full") return AttnMode::kFull;
-  if (s == "noise") return AttnMode::kNoise;
-  SGT_FAIL("model.attention", "unknown attention mode '{}' (causal, full or noise)", s);
-}
-
-const char* to_string(AttnMode m) {
-  switch (m) {
-    case AttnMode::kCausal: return "causal";
-    case AttnMode::kFull: return "full";
-    case AttnMode::kNoise: return "noise";
-  }
-  return "?";
-}
-
-PackLayout PackLayout::from_samples(const std::vector<std::vector<std::pair<int64_t, AttnMode>>>& samples) {
-  PackLayout out;
-  int64_t pos = 0;
-  for (size_t s = 0; s < samples.size(); ++s) {
-    SGT_CHECK(!samples[s].empty(), "model.attention", "sample {} has no splits", s);
-    for (const auto& [len, mode] : samples[s]) {
-      out.splits.push_back({pos, len, mode, static_cast<int64_t>(s)});
-      pos += len;
-    }
-  }
-  out.validate();
-  return out;
-}
-
-void PackLayout::validate() const {
-  int64_t pos = 0, sample = 0;
-  for (size_t i = 0; i < splits.size(); ++i) {
-    const Split& sp = splits[i];
-    SGT_CHECK(sp.len > 0, "model.attention", "split {} has length {}", i, sp.len);
-    SGT_CHECK(sp.start == pos, "model.attention", "split {} starts at {}, expected {} (splits must be contiguous)",
-              i, sp.start, pos);
-    SGT_CHECK(sp.sample == sample || sp.sample == sample + 1, "model.attention",
-              "split {} belongs to sample {} after sample {} (samples numbered in order)", i, sp.sample, sample);
-    SGT_CHECK(i > 0 || sp.sample == 0, "model.attention", "first split belongs to sample {}, expected 0", sp.sample);
-    sample = sp.sample;
-    pos += sp.len;
-  }
-}
-
-std::pair<int64_t, int64_t> PackLayout::sample_range(int64_t s) const {
-  int64_t b = -1, e = -1;
-  for (const Split& sp : splits) {
-    if (sp.sample != s) continue;
-    if (b < 0) b = sp.start;
-    e = sp.start + sp.len;
-  }
-  SGT_CHECK(b >= 0, "model.attention", "sample {} not in the layout ({} samples)", s, num_samples());
-  return {b, e};
-}
-
 torch::Tensor sample_attention_mask(const PackLayout& layout, int64_t sample) {
   auto [b, e] = layout.sample_range(sample);
   const int64_t n = e - b;
@@ -126,25 +70,37 @@ const char* to_string(AttentionImpl i) {
   return "?";
 }
 
-AttentionPlan AttentionPlan::make(const PackLayout& layout, AttentionImpl impl, torch::Device device) {
+AttentionPlan AttentionPlan::make(const PackLayout& layout, AttentionImpl impl, torch::Device device,
+                                  int64_t cached) {
   AttentionPlan plan;
   plan.layout = layout;
   plan.impl = impl;
+  plan.cached = cached;
+  SGT_CHECK(cached >= 0 && (cached == 0 || layout.num_samples() == 1), "model.attention",
+            "a cached prefix of {} tokens continues one sample, the layout has {}", cached, layout.num_samples());
+  // Sample 0's rows see the cached keys: columns [0, cached) all true.
+  auto with_cached = [&](const torch::Tensor& m) {
+    return cached == 0 ? m : torch::cat({torch::ones({m.size(0), cached}, torch::kBool), m}, 1);
+  };
   if (impl == AttentionImpl::kPacked) {
-    plan.packed_mask = packed_attention_mask(layout).to(device);
+    plan.packed_mask = with_cached(packed_attention_mask(layout)).to(device);
     return plan;
   }
   if (impl == AttentionImpl::kDense) {
-    for (int64_t s = 0; s < layout.num_samples(); ++s)
-      plan.sample_masks.push_back(sample_attention_mask(layout, s).to(device));
+    for (int64_t s = 0; s < layout.num_samples(); ++s) {
+      auto m = sample_attention_mask(layout, s);
+      plan.sample_masks.push_back((s == 0 ? with_cached(m) : m).to(device));
+    }
     return plan;
   }
-  // Split-wise: visible keys of a split are the earlier non-noise splits of its sample, then itself.
-  std::vector<int64_t> prefix;  // token indices of the visible earlier splits of the current sample
+  // Split-wise: visible keys of a split are the cached ones, the earlier non-noise splits of its sample, then
+  // itself. Key indices count the cached keys first.
+  std::vector<int64_t> prefix;  // key indices of the visible earlier tokens of the current sample
   int64_t cur_sample = -1;
   for (const Split& sp : layout.splits) {
     if (sp.sample != cur_sample) {
       prefix.clear();
+      for (int64_t i = 0; i < cached; ++i) prefix.push_back(i);  // sample 0 only (checked above)
       cur_sample = sp.sample;
     }
     SplitKeys sk;
@@ -162,7 +118,7 @@ AttentionPlan AttentionPlan::make(const PackLayout& layout, AttentionImpl impl, 
     }
     plan.split_keys.push_back(std::move(sk));
     if (sp.mode != AttnMode::kNoise)
-      for (int64_t i = 0; i < sp.len; ++i) prefix.push_back(sp.start + i);
+      for (int64_t i = 0; i < sp.len; ++i) prefix.push_back(cached + sp.start + i);
   }
   return plan;
 }
@@ -175,10 +131,12 @@ torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, c
 torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const AttentionPlan& plan) {
   const PackLayout& layout = plan.layout;
-  const int64_t L = layout.total_len();
-  SGT_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && q.size(0) == L && k.size(0) == L && v.size(0) == L,
-            "model.attention", "q {}, k {}, v {} must be [L={}, heads, dim]", sgt::shape_str(q.sizes().vec()),
-            sgt::shape_str(k.sizes().vec()), sgt::shape_str(v.sizes().vec()), L);
+  const int64_t L = layout.total_len(), P0 = plan.cached;
+  SGT_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && q.size(0) == L && k.size(0) == P0 + L &&
+                v.size(0) == P0 + L,
+            "model.attention", "q {} must be [L={}, heads, dim], k {} and v {} [cached {} + L, heads, dim]",
+            sgt::shape_str(q.sizes().vec()), L, sgt::shape_str(k.sizes().vec()), sgt::shape_str(v.sizes().vec()),
+            P0);
   SGT_CHECK(q.size(1) % k.size(1) == 0 && k.sizes() == v.sizes(), "model.attention",
             "GQA needs q heads {} a multiple of kv heads {}", q.size(1), k.size(1));
   if (plan.impl == AttentionImpl::kPacked) return sdpa(q, k, v, plan.packed_mask);
@@ -186,9 +144,10 @@ torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, c
   if (plan.impl == AttentionImpl::kDense) {
     for (int64_t s = 0; s < layout.num_samples(); ++s) {
       auto [b, e] = layout.sample_range(s);
-      outs.push_back(sdpa(q.slice(0, b, e), k.slice(0, b, e), v.slice(0, b, e), plan.sample_masks.at(s)));
+      const int64_t kb = s == 0 ? 0 : P0 + b;
+      outs.push_back(sdpa(q.slice(0, b, e), k.slice(0, kb, P0 + e), v.slice(0, kb, P0 + e), plan.sample_masks.at(s)));
     }
-    return torch::cat(outs, 0);
+    return outs.size() == 1 ? outs[0] : torch::cat(outs, 0);
   }
   SGT_CHECK(plan.split_keys.size() == layout.splits.size(), "model.attention",
             "plan has {} split entries for {} splits", plan.split_keys.size(), layout.splits.size());
@@ -196,24 +155,33 @@ torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, c
     const Split& sp = layout.splits[i];
     const AttentionPlan::SplitKeys& sk = plan.split_keys[i];
     auto qs = q.slice(0, sp.start, sp.start + sp.len);
-    torch::Tensor ks = k.slice(0, sp.start, sp.start + sp.len), vs = v.slice(0, sp.start, sp.start + sp.len);
-    if (sk.prefix_len > 0) {
-      torch::Tensor kp, vp;
-      if (sk.prefix_idx.defined()) {
-        kp = k.index_select(0, sk.prefix_idx);
-        vp = v.index_select(0, sk.prefix_idx);
-      } else {
-        kp = k.slice(0, sk.prefix_begin, sk.prefix_begin + sk.prefix_len);
-        vp = v.slice(0, sk.prefix_begin, sk.prefix_begin + sk.prefix_len);
+    const int64_t ks0 = P0 + sp.start;
+    torch::Tensor ks, vs;
+    if (sk.prefix_len > 0 && !sk.prefix_idx.defined() && sk.prefix_begin + sk.prefix_len == ks0) {
+      // Prefix and own keys are one run (a cached decode step, a text split after text): a view, no copy.
+      ks = k.slice(0, sk.prefix_begin, ks0 + sp.len);
+      vs = v.slice(0, sk.prefix_begin, ks0 + sp.len);
+    } else {
+      ks = k.slice(0, ks0, ks0 + sp.len);
+      vs = v.slice(0, ks0, ks0 + sp.len);
+      if (sk.prefix_len > 0) {
+        torch::Tensor kp, vp;
+        if (sk.prefix_idx.defined()) {
+          kp = k.index_select(0, sk.prefix_idx);
+          vp = v.index_select(0, sk.prefix_idx);
+        } else {
+          kp = k.slice(0, sk.prefix_begin, sk.prefix_begin + sk.prefix_len);
+          vp = v.slice(0, sk.prefix_begin, sk.prefix_begin + sk.prefix_len);
+        }
+        ks = torch::cat({kp, ks}, 0);
+        vs = torch::cat({vp, vs}, 0);
       }
-      ks = torch::cat({kp, ks}, 0);
-      vs = torch::cat({vp, vs}, 0);
     }
     std::optional<torch::Tensor> mask;
     if (sk.causal_mask.defined()) mask = sk.causal_mask;
     outs.push_back(sdpa(qs, ks, vs, mask));
   }
-  return torch::cat(outs, 0);
+  return outs.size() == 1 ? outs[0] : torch::cat(outs, 0);
 }
 
 }  // namespace sgt::model

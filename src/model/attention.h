@@ -19,30 +19,16 @@
 
 #include <torch/torch.h>
 
+#include "data/layout.h"
+
 namespace sgt::model {
 
-enum class AttnMode { kCausal, kFull, kNoise };
-AttnMode attn_mode_from_string(const std::string& s);  // "causal" | "full" | "noise"
-const char* to_string(AttnMode m);
-
-struct Split {
-  int64_t start = 0;
-  int64_t len = 0;
-  AttnMode mode = AttnMode::kCausal;
-  int64_t sample = 0;
-};
-
-struct PackLayout {
-  std::vector<Split> splits;  // sequence order, contiguous, covering [0, total_len)
-
-  // samples[i] = the (length, mode) of each split of sample i.
-  static PackLayout from_samples(const std::vector<std::vector<std::pair<int64_t, AttnMode>>>& samples);
-  int64_t total_len() const { return splits.empty() ? 0 : splits.back().start + splits.back().len; }
-  int64_t num_samples() const { return splits.empty() ? 0 : splits.back().sample + 1; }
-  // [start, end) of sample s.
-  std::pair<int64_t, int64_t> sample_range(int64_t s) const;
-  void validate() const;  // contiguity, positive lengths, samples numbered 0.. in order
-};
+// The layout vocabulary is the data layer's (data/layout.h): one type for packs, attention and cached chunks.
+using data::AttnMode;
+using data::attn_mode_from_string;
+using data::PackLayout;
+using data::Split;
+using data::to_string;
 
 enum class AttentionImpl { kDense, kSplitwise, kPacked };
 AttentionImpl attention_impl_from_string(const std::string& s);  // "dense" | "splitwise" | "packed"
@@ -55,24 +41,30 @@ torch::Tensor packed_attention_mask(const PackLayout& layout);
 
 // The layout-derived tensors of one forward, on `device` (shared by every layer, and by the recomputation of
 // checkpointed layers: the tensors are immutable).
+//
+// With `cached` > 0 the layout is one sample that continues a KV cache (model/kv_cache.h): its keys are the
+// `cached` earlier tokens, then its own L tokens, and every query may see the cached ones (they are the sample's
+// earlier non-noise splits). Training, prefill and cached decoding use the same plan and the same attention.
 struct AttentionPlan {
   PackLayout layout;
   AttentionImpl impl = AttentionImpl::kSplitwise;
-  torch::Tensor packed_mask;                 // kPacked: bool [L, L]
-  std::vector<torch::Tensor> sample_masks;   // kDense: bool [L_s, L_s] per sample
+  int64_t cached = 0;                        // keys before the layout's first token (one sample only)
+  torch::Tensor packed_mask;                 // kPacked: bool [L, cached + L]
+  std::vector<torch::Tensor> sample_masks;   // kDense: bool [L_s, (cached if s == 0) + L_s] per sample
   struct SplitKeys {
-    torch::Tensor prefix_idx;   // int64 [p]: the earlier non-noise splits' tokens when not one contiguous run
+    torch::Tensor prefix_idx;   // int64 [p]: the visible earlier keys when they are not one contiguous run
     int64_t prefix_begin = 0, prefix_len = 0;
     torch::Tensor causal_mask;  // bool [len, p + len] for a causal split longer than 1
   };
   std::vector<SplitKeys> split_keys;         // kSplitwise: one per split
-  static AttentionPlan make(const PackLayout& layout, AttentionImpl impl, torch::Device device);
+  static AttentionPlan make(const PackLayout& layout, AttentionImpl impl, torch::Device device, int64_t cached = 0);
 };
 
-// q [L, Hq, d], k and v [L, Hkv, d] (Hq a multiple of Hkv, GQA) -> [L, Hq, d]. Scale 1/sqrt(d).
+// q [L, Hq, d], k and v [cached + L, Hkv, d] (Hq a multiple of Hkv: GQA inside SDPA) -> [L, Hq, d]. Scale
+// 1/sqrt(d).
 torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const AttentionPlan& plan);
-// The same with a plan made for this call (tests, one-off use).
+// The same with a plan made for this call (tests, one-off use; no cache).
 torch::Tensor packed_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const PackLayout& layout, AttentionImpl impl);
 

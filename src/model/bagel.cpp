@@ -21,40 +21,57 @@ BagelImpl::BagelImpl(const BagelConfig& c) : config_(c) {
   }
 }
 
-torch::Tensor BagelImpl::forward(const BagelPackedInputs& in) {
+std::pair<torch::Tensor, torch::Tensor> BagelImpl::embed(const BagelPackedInputs& in) {
   const int64_t L = in.sequence_length, D = config_.llm.hidden_size;
   auto& emb = language_model->model->embed_tokens;
   const auto opts = emb->weight.options();
-  SGT_CHECK(in.packed_text_ids.defined() && in.packed_text_ids.sizes() == in.packed_text_indexes.sizes(),
-            "model.bagel", "packed_text_ids and packed_text_indexes must have the same shape");
+  const auto dev = opts.device();
+  SGT_CHECK(L > 0, "model.bagel", "a packed sequence needs at least one token, got {}", L);
+  // How often each position is covered: once by exactly one of text / ViT / VAE tokens.
   auto filled = torch::zeros({L}, torch::kInt64);
-  auto h = torch::zeros({L, D}, opts).index_copy(0, in.packed_text_indexes, emb(in.packed_text_ids));
-  filled.index_add_(0, in.packed_text_indexes.cpu(), torch::ones({in.packed_text_indexes.size(0)}, torch::kInt64));
-  auto gen_mask = torch::zeros({L}, torch::TensorOptions().dtype(torch::kBool).device(opts.device()));
+  auto cover = [&](const torch::Tensor& idx) {
+    filled.index_add_(0, idx.cpu(), torch::ones({idx.size(0)}, torch::kInt64));
+  };
+  auto h = torch::zeros({L, D}, opts);
+  auto gen_mask = torch::zeros({L}, torch::TensorOptions().dtype(torch::kBool).device(dev));
+  if (in.packed_text_ids.defined() && in.packed_text_ids.numel() > 0) {
+    SGT_CHECK(in.packed_text_indexes.defined() && in.packed_text_ids.sizes() == in.packed_text_indexes.sizes(),
+              "model.bagel", "packed_text_ids and packed_text_indexes must have the same shape");
+    h = h.index_copy(0, in.packed_text_indexes.to(dev), emb(in.packed_text_ids.to(dev)));
+    cover(in.packed_text_indexes);
+  }
   if (in.packed_vit_tokens.defined() && in.packed_vit_tokens.size(0) > 0) {
     SGT_CHECK(config_.visual_und, "model.bagel", "ViT tokens given to a model built without visual_und");
     vit_model->vision_model->checkpoint_layers = in.checkpoint;
-    auto v = vit_model(in.packed_vit_tokens, in.packed_vit_position_ids, in.vit_token_seqlens);
-    v = connector(v) + vit_pos_embed(in.packed_vit_position_ids);
-    h = h.index_copy(0, in.packed_vit_token_indexes, v.to(opts.dtype()));
-    filled.index_add_(0, in.packed_vit_token_indexes.cpu(), torch::ones({v.size(0)}, torch::kInt64));
+    auto pos = in.packed_vit_position_ids.to(dev);
+    auto v = vit_model(in.packed_vit_tokens.to(dev, opts.dtype()), pos, in.vit_token_seqlens);
+    v = connector(v) + vit_pos_embed(pos);
+    h = h.index_copy(0, in.packed_vit_token_indexes.to(dev), v.to(opts.dtype()));
+    cover(in.packed_vit_token_indexes);
   }
   if (in.packed_vae_tokens.defined() && in.packed_vae_tokens.size(0) > 0) {
     SGT_CHECK(config_.visual_gen, "model.bagel", "VAE tokens given to a model built without visual_gen");
     const int64_t n = in.packed_vae_tokens.size(0);
-    SGT_CHECK(in.packed_vae_tokens.size(1) == config_.patch_latent_dim() && in.packed_timesteps.size(0) == n &&
-                  in.packed_latent_position_ids.size(0) == n && in.packed_vae_token_indexes.size(0) == n,
+    SGT_CHECK(in.packed_vae_tokens.dim() == 2 && in.packed_vae_tokens.size(1) == config_.patch_latent_dim() &&
+                  in.packed_timesteps.size(0) == n && in.packed_latent_position_ids.size(0) == n &&
+                  in.packed_vae_token_indexes.size(0) == n,
               "model.bagel", "VAE tokens {} need [n, {}] with n timesteps, position ids and indexes",
               sgt::shape_str(in.packed_vae_tokens.sizes().vec()), config_.patch_latent_dim());
-    // Clean condition images have t = 0 and still get the time embedding of 0 (spec §7).
-    auto x = vae2llm(in.packed_vae_tokens.to(opts.dtype())) + time_embedder(in.packed_timesteps) +
-             latent_pos_embed(in.packed_latent_position_ids);
-    h = h.index_copy(0, in.packed_vae_token_indexes, x.to(opts.dtype()));
-    gen_mask.index_fill_(0, in.packed_vae_token_indexes, true);
-    filled.index_add_(0, in.packed_vae_token_indexes.cpu(), torch::ones({n}, torch::kInt64));
+    // Clean condition images have t = 0 and still get the time embedding of 0 (docs/attention.md).
+    auto x = vae2llm(in.packed_vae_tokens.to(dev, opts.dtype())) + time_embedder(in.packed_timesteps.to(dev)) +
+             latent_pos_embed(in.packed_latent_position_ids.to(dev));
+    auto idx = in.packed_vae_token_indexes.to(dev);
+    h = h.index_copy(0, idx, x.to(opts.dtype()));
+    gen_mask.index_fill_(0, idx, true);
+    cover(in.packed_vae_token_indexes);
   }
   SGT_CHECK(filled.eq(1).all().item<bool>(), "model.bagel",
             "text, ViT and VAE indexes must cover each of the {} positions exactly once", L);
+  return {h, gen_mask};
+}
+
+torch::Tensor BagelImpl::forward(const BagelPackedInputs& in) {
+  auto [h, gen_mask] = embed(in);
   PackedForward pf;
   pf.position_ids = in.packed_position_ids;
   pf.gen_mask = gen_mask;

@@ -42,6 +42,10 @@ class BagelImpl : public torch::nn::Module {
   explicit BagelImpl(const BagelConfig& c);
   // -> final hidden states [L, hidden] (und tokens through `norm`, VAE tokens through `norm_moe_gen`)
   torch::Tensor forward(const BagelPackedInputs& in);
+  // The packed inputs' embeddings: (h [L, hidden] in the model's dtype, gen mask bool [L], true for VAE latents,
+  // which take the *_moe_gen expert). Inputs may be on any device. One function for training packs and inference
+  // chunks (infer::embed_chunk).
+  std::pair<torch::Tensor, torch::Tensor> embed(const BagelPackedInputs& in);
   // hidden [L, hidden], indexes [n] -> logits [n, vocab]
   torch::Tensor text_logits(const torch::Tensor& hidden, const torch::Tensor& indexes);
   // hidden [L, hidden], indexes [n] of noisy latent tokens, their inputs x_t [n, patch_latent_dim] and timesteps

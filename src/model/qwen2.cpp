@@ -1,6 +1,7 @@
 #include "model/qwen2.h"
 
 #include <cmath>
+#include <optional>
 
 #include "core/error.h"
 #include "model/recompute.h"
@@ -106,7 +107,7 @@ PackedAttentionMoTImpl::PackedAttentionMoTImpl(const LLMConfig& c)
 
 torch::Tensor PackedAttentionMoTImpl::forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos,
                                               const torch::Tensor& sin, const AttentionPlan& plan,
-                                              const ForwardHooks* hooks, int64_t layer) {
+                                              const ForwardHooks* hooks, int64_t layer, KVSession* kv) {
   const int64_t L = x.size(0);
   SGT_CHECK(mot_ || r.all_und(), "model.qwen2", "{} gen tokens routed to a layer without *_moe_gen copies",
             r.gen_idx.numel());
@@ -131,7 +132,14 @@ torch::Tensor PackedAttentionMoTImpl::forward(const torch::Tensor& x, const Rout
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   if (hooks && hooks->on_attention) hooks->on_attention(layer, q, k);
-  auto a = packed_attention(q, k, v, plan).reshape({L, q_out});
+  torch::Tensor a;
+  if (kv) {
+    auto [K, V] = kv->extend(layer, k, v);  // [cached + L, Hkv, d]
+    a = packed_attention(q, K, V, plan);
+  } else {
+    a = packed_attention(q, k, v, plan);
+  }
+  a = a.reshape({L, q_out});
   return r.apply(a, [&](const torch::Tensor& t) { return o_proj(t); },
                  [&](const torch::Tensor& t) { return o_proj_moe_gen(t); });
 }
@@ -151,10 +159,10 @@ Qwen2MoTDecoderLayerImpl::Qwen2MoTDecoderLayerImpl(const LLMConfig& c) : mot_(c.
 
 torch::Tensor Qwen2MoTDecoderLayerImpl::forward(const torch::Tensor& h, const Routing& r, const torch::Tensor& cos,
                                                 const torch::Tensor& sin, const AttentionPlan& plan,
-                                                const ForwardHooks* hooks, int64_t layer) {
+                                                const ForwardHooks* hooks, int64_t layer, KVSession* kv) {
   auto n = r.apply(h, [&](const torch::Tensor& t) { return input_layernorm(t); },
                    [&](const torch::Tensor& t) { return input_layernorm_moe_gen(t); });
-  auto x = h + self_attn->forward(n, r, cos, sin, plan, hooks, layer);
+  auto x = h + self_attn->forward(n, r, cos, sin, plan, hooks, layer, kv);
   auto m = r.apply(x, [&](const torch::Tensor& t) { return mlp(post_attention_layernorm(t)); },
                    [&](const torch::Tensor& t) { return mlp_moe_gen(post_attention_layernorm_moe_gen(t)); });
   return x + m;
@@ -189,15 +197,26 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
   SGT_CHECK(in.hooks.empty() || !in.checkpoint_layers, "model.qwen2",
             "analysis hooks cannot be combined with checkpoint_layers (recomputation would call them twice)");
   const ForwardHooks* hooks = in.hooks.empty() ? nullptr : &in.hooks;
-  const auto plan = AttentionPlan::make(in.layout, in.impl, embeds.device());  // once, not per layer
+  std::optional<KVSession> kv;
+  if (in.cache) {
+    SGT_CHECK(!in.checkpoint_layers, "model.qwen2", "a cached forward cannot checkpoint layers (inference only)");
+    SGT_CHECK(in.layout.num_samples() == 1, "model.qwen2", "a cached forward continues one sample, the layout has {}",
+              in.layout.num_samples());
+    for (const Split& sp : in.layout.splits)
+      SGT_CHECK(!in.update_cache || sp.mode != AttnMode::kNoise, "model.qwen2",
+                "a noise split cannot be appended to the cache (no later token may see it)");
+    kv.emplace(*in.cache, static_cast<int64_t>(layers->size()), L, in.update_cache);
+  }
+  // once, not per layer
+  const auto plan = AttentionPlan::make(in.layout, in.impl, embeds.device(), kv ? kv->cached() : 0);
   auto h = embeds;
   if (hooks && hooks->on_input) hooks->on_input(h);
   int64_t index = 0;
   for (const auto& layer : *layers) {
     auto* l = layer->as<Qwen2MoTDecoderLayer>();
-    if (hooks) {
-      h = l->forward(h, r, cos, sin, plan, hooks, index);
-      if (hooks->on_layer) hooks->on_layer(index, h);
+    if (hooks || kv) {
+      h = l->forward(h, r, cos, sin, plan, hooks, index, kv ? &*kv : nullptr);
+      if (hooks && hooks->on_layer) hooks->on_layer(index, h);
     } else if (in.checkpoint_layers) {
       // Captured by value: the closure runs again during backward, after this function has returned.
       h = recompute([l, r, cos = cos, sin = sin, plan](const torch::Tensor& x) {
@@ -208,6 +227,7 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, const PackedF
     }
     ++index;
   }
+  if (kv) kv->commit();
   return r.apply(h, [&](const torch::Tensor& t) { return norm(t); },
                  [&](const torch::Tensor& t) { return norm_moe_gen(t); });
 }

@@ -9,6 +9,7 @@
 
 #include "model/attention.h"
 #include "model/config.h"
+#include "model/kv_cache.h"
 
 namespace sgt::model {
 
@@ -69,10 +70,12 @@ class PackedAttentionMoTImpl : public torch::nn::Module {
  public:
   explicit PackedAttentionMoTImpl(const LLMConfig& c);
   // x [L, hidden] (already normed per expert), cos/sin [L, head_dim] -> [L, hidden] (after o_proj).
-  // hooks (optional): on_attention(layer, q, k) is called once with the post-RoPE q / k.
+  // hooks (optional): on_attention(layer, q, k) is called once with the post-RoPE q / k (k: the L new keys).
+  // kv (optional): the cache session of an inference forward; the new keys are written there and the attention
+  // runs over the cached keys and them (plan.cached of them come from the cache).
   torch::Tensor forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
                         const AttentionPlan& plan, const ForwardHooks* hooks = nullptr,
-                        int64_t layer = 0);
+                        int64_t layer = 0, KVSession* kv = nullptr);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear q_proj_moe_gen{nullptr}, k_proj_moe_gen{nullptr}, v_proj_moe_gen{nullptr},
       o_proj_moe_gen{nullptr};
@@ -87,10 +90,10 @@ TORCH_MODULE(PackedAttentionMoT);
 class Qwen2MoTDecoderLayerImpl : public torch::nn::Module {
  public:
   explicit Qwen2MoTDecoderLayerImpl(const LLMConfig& c);
-  // h [L, hidden] -> [L, hidden]; hooks / layer are handed to the attention (on_attention).
+  // h [L, hidden] -> [L, hidden]; hooks / layer / kv are handed to the attention.
   torch::Tensor forward(const torch::Tensor& h, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
                         const AttentionPlan& plan, const ForwardHooks* hooks = nullptr,
-                        int64_t layer = 0);
+                        int64_t layer = 0, KVSession* kv = nullptr);
   RMSNorm input_layernorm{nullptr}, input_layernorm_moe_gen{nullptr};
   RMSNorm post_attention_layernorm{nullptr}, post_attention_layernorm_moe_gen{nullptr};
   PackedAttentionMoT self_attn{nullptr};
@@ -101,7 +104,8 @@ class Qwen2MoTDecoderLayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Qwen2MoTDecoderLayer);
 
-// The inputs of one packed forward through the decoder.
+// The inputs of one packed forward through the decoder: a training pack, or (with a cache) an inference chunk
+// that continues one sample: prefill and cached decoding are the same forward with cache set.
 struct PackedForward {
   torch::Tensor position_ids;  // int64 [L] (RoPE ids, see spec §2.2)
   torch::Tensor gen_mask;      // bool [L]; undefined = every token und
@@ -109,6 +113,8 @@ struct PackedForward {
   AttentionImpl impl = AttentionImpl::kSplitwise;
   bool checkpoint_layers = false;  // recompute each decoder layer in backward (model/recompute.h)
   ForwardHooks hooks;              // analysis only; empty by default
+  KVCache* cache = nullptr;        // inference: the sample's earlier tokens (one sample; no checkpointing)
+  bool update_cache = false;       // append this forward's keys / values to *cache (no noise split then)
 };
 
 class Qwen2ModelImpl : public torch::nn::Module {

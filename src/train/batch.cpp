@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "model/from_pack.h"
+#include "data/packing.h"
 #include "model/image_tokens.h"
 #include "model/siglip.h"
 
@@ -50,7 +50,7 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
   in.packed_text_ids = i64(pack.text_ids, dev);
   in.packed_text_indexes = i64(pack.text_indexes, dev);
   in.packed_position_ids = i64(pack.position_ids, dev);
-  in.layout = model::layout_from_pack(pack);
+  in.layout = pack.layout;  // validated with the pack above
   in.checkpoint = opt.checkpoint;
   in.impl = pick_attention(opt.attention, pack.length(), cfg.llm.num_attention_heads, dev);
   b.num_tokens = pack.length();

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "data/packing.h"
+#include "attention_oracle.h"
 
 using namespace sgt;
 using namespace sgt::data;
@@ -56,8 +57,8 @@ TEST(Packing, SgtSegmentationSample) {
   Rng rng(1);
   append_sample(p, plan, no_drop(), rng);
   p.validate();
-  ASSERT_EQ(p.split_lens, (std::vector<int64_t>{258, 7, 18}));
-  ASSERT_EQ(p.attn_modes, (std::vector<AttnMode>{AttnMode::kFull, AttnMode::kCausal, AttnMode::kNoise}));
+  ASSERT_EQ(p.layout.split_lens(), (std::vector<int64_t>{258, 7, 18}));
+  ASSERT_EQ(p.layout.modes(), (std::vector<AttnMode>{AttnMode::kFull, AttnMode::kCausal, AttnMode::kNoise}));
   EXPECT_EQ(p.sample_lens, (std::vector<int64_t>{283}));
   for (int64_t i = 0; i < 258; ++i) ASSERT_EQ(p.position_ids[i], 0);      // one id per ViT image
   for (int64_t i = 0; i < 7; ++i) ASSERT_EQ(p.position_ids[258 + i], 1 + i);  // +1 after the image, then text
@@ -84,7 +85,7 @@ TEST(Packing, EditingPositionsAndCleanCopySharesId) {
   Rng rng(0);
   append_sample(p, plan, no_drop(), rng);
   p.validate();
-  ASSERT_EQ(p.split_lens, (std::vector<int64_t>{6, 6, 4, 11, 11}));
+  ASSERT_EQ(p.layout.split_lens(), (std::vector<int64_t>{6, 6, 4, 11, 11}));
   EXPECT_EQ(p.position_ids[0], 0);
   EXPECT_EQ(p.position_ids[6], 1);
   EXPECT_EQ(p.position_ids[12], 2);
@@ -115,9 +116,9 @@ TEST(Packing, CfgDropsAdvanceImagesNotText) {
   append_sample(p, plan, c, rng);
   p.validate();
   // only the noisy target survives (loss items are never dropped); two dropped images advanced the id to 2
-  ASSERT_EQ(p.split_lens, (std::vector<int64_t>{6}));
+  ASSERT_EQ(p.layout.split_lens(), (std::vector<int64_t>{6}));
   EXPECT_EQ(p.position_ids[0], 2);
-  EXPECT_EQ(p.attn_modes[0], AttnMode::kNoise);
+  EXPECT_EQ(p.layout.splits[0].mode, AttnMode::kNoise);
 }
 
 TEST(Packing, AttentionRule) {
@@ -128,22 +129,22 @@ TEST(Packing, AttentionRule) {
   append_sample(p, SamplePlan{1, {vit(1, 1), text({4})}}, no_drop(), rng);
   p.validate();
   // sample 0: [0..3] text, [4..7] noise, [8..10] text; sample 1: [11..13] vit, [14..16] text
-  EXPECT_TRUE(p.allowed(2, 1));    // causal
-  EXPECT_FALSE(p.allowed(1, 2));   // no future in text
-  EXPECT_TRUE(p.allowed(4, 7));    // noise split is bidirectional inside
-  EXPECT_TRUE(p.allowed(5, 3));    // and sees earlier context
-  EXPECT_FALSE(p.allowed(9, 5));   // later text never sees a noisy split
-  EXPECT_TRUE(p.allowed(9, 3));    // but sees earlier text
-  EXPECT_TRUE(p.allowed(11, 13));  // ViT image is full
-  EXPECT_FALSE(p.allowed(14, 3));  // never across samples
-  EXPECT_FALSE(p.allowed(3, 4));   // earlier text does not see the later image
-  const auto m = p.dense_mask(0);
+  EXPECT_TRUE(oracle::allowed(p.layout, 2, 1));    // causal
+  EXPECT_FALSE(oracle::allowed(p.layout, 1, 2));   // no future in text
+  EXPECT_TRUE(oracle::allowed(p.layout, 4, 7));    // noise split is bidirectional inside
+  EXPECT_TRUE(oracle::allowed(p.layout, 5, 3));    // and sees earlier context
+  EXPECT_FALSE(oracle::allowed(p.layout, 9, 5));   // later text never sees a noisy split
+  EXPECT_TRUE(oracle::allowed(p.layout, 9, 3));    // but sees earlier text
+  EXPECT_TRUE(oracle::allowed(p.layout, 11, 13));  // ViT image is full
+  EXPECT_FALSE(oracle::allowed(p.layout, 14, 3));  // never across samples
+  EXPECT_FALSE(oracle::allowed(p.layout, 3, 4));   // earlier text does not see the later image
+  const auto m = oracle::dense_mask(p.layout, 0);
   ASSERT_EQ(m.size(), 121u);
   int64_t allowed = 0;
   for (auto v : m) allowed += v;
   // text rows 0..3: causal 1+2+3+4 = 10; noise rows 4..7: 4 context + 4 self = 32; text rows 8..10: 4 + (1..3)
   EXPECT_EQ(allowed, 10 + 32 + (3 * 4 + 1 + 2 + 3));
-  EXPECT_THROW(p.allowed(0, 99), Error);
+  EXPECT_THROW(oracle::allowed(p.layout, 0, 99), std::out_of_range);
 }
 
 TEST(Packing, PackerBudgetsAndNoSampleLost) {
@@ -230,7 +231,7 @@ TEST(Packing, ProxyTaskPlanMatchesTheSgtSequence) {
   Pack p;
   Rng rng(0);
   append_sample(p, plan, c, rng);
-  EXPECT_EQ(p.split_lens, (std::vector<int64_t>{258, 1026}));
+  EXPECT_EQ(p.layout.split_lens(), (std::vector<int64_t>{258, 1026}));
   EXPECT_EQ(p.position_ids.back(), 1);
   EXPECT_THROW(proxy_task_plan(0, 225, 224, {}, 512, 512), Error);
 }

@@ -39,7 +39,7 @@ TEST(InferContext, CachedChunksAndDecodingEqualFullForward) {
   std::vector<std::pair<int64_t, torch::Tensor>> cached_rows;  // (start in the full sequence, hidden rows)
   auto run = [&](const Chunk& c, AttnMode mode, bool update) {
     auto [e, g] = embed_chunk(m, c);
-    cached_rows.emplace_back(full.sequence_length, forward_chunk(m, ctx, e, g, c.position_ids, c.causal, update));
+    cached_rows.emplace_back(full.sequence_length, forward_chunk(m, ctx, e, g, c.position_ids, c.mode, update));
     infer_testing::append(full, splits, c, mode);
   };
   run(vit_chunk(cfg, image, ctx.rope, mk), AttnMode::kFull, true);
@@ -122,4 +122,78 @@ TEST(InferContext, CachedChunksAndDecodingEqualFullForward) {
   Chunk bad = text_chunk({1}, 0, mk);
   bad.text_indexes = torch::zeros({3}, torch::kInt64);  // covers position 0 three times
   EXPECT_THROW(embed_chunk(m, bad), Error);
+}
+
+// Contexts are snapshots although the cache is written in place: two copies of one context that append different
+// texts each give what a fresh context with that history gives, the shorter copy's rows survive the longer one's
+// appends, and a cache grown far past its first capacity keeps every row.
+TEST(InferContext, CopiesAreSnapshotsOfAnInPlaceCache) {
+  torch::NoGradGuard ng;
+  model::Bagel m(model::test::tiny_bagel());
+  infer_testing::randomise(*m, 12);
+  m->eval();
+  const Markers mk{60, 61, 62, 63};
+  auto hidden_of_next = [&](const Context& c, int64_t id) {  // one decode step without update
+    Chunk ch = text_chunk({id}, c.rope, mk);
+    auto [e, g] = embed_chunk(m, ch);
+    Context copy = c;
+    return forward_chunk(m, copy, e, g, ch.position_ids, AttnMode::kCausal, /*update=*/false);
+  };
+  auto fresh = [&](const std::vector<std::vector<int64_t>>& texts) {
+    Context c;
+    for (const auto& t : texts) add_text(m, c, t, mk);
+    return c;
+  };
+  Context base = fresh({{5, 6, 7}});
+  Context a = base, b = base;
+  add_text(m, a, {8, 9}, mk);   // appends in place (a owns the store's end)
+  add_text(m, b, {10, 11, 12}, mk);  // must fork: a's rows are past b's end
+  EXPECT_NE(a.store.get(), b.store.get());
+  EXPECT_EQ(a.kv_len, 3 + 2 + 4);
+  EXPECT_EQ(b.kv_len, 3 + 2 + 5);
+  auto diff = [](const torch::Tensor& x, const torch::Tensor& y) { return (x - y).abs().max().item<double>(); };
+  EXPECT_LT(diff(hidden_of_next(a, 20), hidden_of_next(fresh({{5, 6, 7}, {8, 9}}), 20)), 1e-6);
+  EXPECT_LT(diff(hidden_of_next(b, 20), hidden_of_next(fresh({{5, 6, 7}, {10, 11, 12}}), 20)), 1e-6);
+  EXPECT_LT(diff(hidden_of_next(base, 20), hidden_of_next(fresh({{5, 6, 7}}), 20)), 1e-6);
+  // A query without update leaves the context as it was.
+  const auto before = hidden_of_next(a, 21);
+  hidden_of_next(a, 22);
+  EXPECT_TRUE(torch::equal(hidden_of_next(a, 21), before));
+
+  // Growth: 300 single-token appends (past the first capacity of 256) equal one forward of the whole text.
+  Context g = fresh({{5}});
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < 300; ++i) ids.push_back(1 + i % 50);
+  const auto* first_store = g.store.get();
+  for (int64_t id : ids) {
+    Chunk ch;  // a bare token, as decode_text feeds them
+    ch.length = 1;
+    ch.text_ids = torch::full({1}, id, torch::kInt64);
+    ch.text_indexes = torch::zeros({1}, torch::kInt64);
+    ch.position_ids = torch::full({1}, g.rope, torch::kInt64);
+    auto [e, gm] = embed_chunk(m, ch);
+    forward_chunk(m, g, e, gm, ch.position_ids, AttnMode::kCausal, /*update=*/true);
+    g.rope += 1;
+  }
+  EXPECT_EQ(g.store.get(), first_store);  // grown in place, never forked
+  EXPECT_GE(g.store->k[0].size(0), g.kv_len);
+  Context whole = fresh({{5}});
+  {
+    Chunk ch;
+    ch.length = static_cast<int64_t>(ids.size());
+    ch.text_ids = torch::tensor(ids, torch::kInt64);
+    ch.text_indexes = torch::arange(ch.length, torch::kInt64);
+    ch.position_ids = torch::arange(whole.rope, whole.rope + ch.length, torch::kInt64);
+    auto [e, gm] = embed_chunk(m, ch);
+    forward_chunk(m, whole, e, gm, ch.position_ids, AttnMode::kCausal, /*update=*/true);
+    whole.rope += ch.length;
+  }
+  ASSERT_EQ(g.kv_len, whole.kv_len);
+  EXPECT_LT(diff(hidden_of_next(g, 30), hidden_of_next(whole, 30)), 1e-5);
+
+  // A noise chunk cannot join the cache.
+  Chunk n = vae_chunk(m->config(), torch::zeros({4, m->config().patch_latent_dim()}), 2, 2, 0.5, g.rope, mk);
+  auto [e, gm] = embed_chunk(m, n);
+  Context copy = g;
+  EXPECT_THROW(forward_chunk(m, copy, e, gm, n.position_ids, AttnMode::kNoise, /*update=*/true), Error);
 }

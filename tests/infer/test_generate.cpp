@@ -12,7 +12,7 @@
 #include "data/packing.h"
 #include "infer/generate.h"
 #include "infer_testing.h"
-#include "model/from_pack.h"
+#include "data/packing.h"
 #include "model/image_tokens.h"
 
 using namespace sgt;
@@ -95,7 +95,7 @@ TEST_F(InferGenerate, ProxyLayoutEqualsTrainingPackAndCfgContexts) {
   in.packed_text_ids = i64(pack.text_ids);
   in.packed_text_indexes = i64(pack.text_indexes);
   in.packed_position_ids = i64(pack.position_ids);
-  in.layout = model::layout_from_pack(pack);
+  in.layout = pack.layout;
   in.packed_vit_tokens = model::vit_patchify(prepare_image(input, 28, 28, 14), 14);
   in.packed_vit_position_ids = i64(pack.vit_position_ids);
   in.packed_vit_token_indexes = i64(pack.vit_token_indexes);

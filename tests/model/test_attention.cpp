@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "model/attention.h"
-#include "model/from_pack.h"
+#include "../data/attention_oracle.h"
 
 using namespace sgt::model;
 
@@ -137,29 +137,47 @@ TEST(ModelAttention, SplitwiseGradientsEqualDense) {
     for (int j = 0; j < 3; ++j) EXPECT_TRUE(torch::allclose(grads[0][j], grads[i][j], 1e-5, 1e-6)) << i << " " << j;
 }
 
-// The data layer implements the same rule independently (data::Pack::allowed); the two must agree on a pack.
-TEST(ModelAttention, LayoutFromDataPackAgreesWithDataMask) {
-  sgt::data::Pack pack;
+// The tensor mask builder agrees with the rule written out token by token (tests/data/attention_oracle.h) on a
+// pack with every kind of split and two samples.
+TEST(ModelAttention, MaskAgreesWithScalarOracle) {
   using DM = sgt::data::AttnMode;
   const std::vector<std::tuple<int64_t, int64_t, DM, int64_t>> splits = {
       {0, 2, DM::kFull, 0},  {2, 2, DM::kCausal, 0}, {4, 2, DM::kNoise, 0}, {6, 2, DM::kFull, 0},
       {8, 2, DM::kCausal, 0}, {10, 2, DM::kCausal, 1}, {12, 3, DM::kNoise, 1}, {15, 3, DM::kNoise, 1}};
-  for (const auto& [start, len, mode, sample] : splits) {
-    pack.split_starts.push_back(start);
-    pack.split_lens.push_back(len);
-    pack.attn_modes.push_back(mode);
-    pack.split_sample.push_back(sample);
-  }
-  pack.sample_lens = {10, 8};
-  pack.position_ids.assign(18, 0);
-  auto layout = layout_from_pack(pack);
+  PackLayout layout;
+  for (const auto& [start, len, mode, sample] : splits) layout.splits.push_back({start, len, mode, sample});
+  layout.validate();
   ASSERT_EQ(layout.total_len(), 18);
   for (int64_t s = 0; s < 2; ++s) {
-    auto theirs = pack.dense_mask(s);
+    auto theirs = sgt::oracle::dense_mask(layout, s);
     auto ours = sample_attention_mask(layout, s).to(torch::kUInt8).contiguous();
     ASSERT_EQ(static_cast<size_t>(ours.numel()), theirs.size());
     EXPECT_TRUE(std::equal(theirs.begin(), theirs.end(), ours.data_ptr<uint8_t>())) << "sample " << s;
   }
-  pack.attn_modes.pop_back();
-  EXPECT_THROW(layout_from_pack(pack), sgt::Error);
+  layout.splits[3].start += 1;  // a gap
+  EXPECT_THROW(layout.validate(), sgt::Error);
+}
+
+// A layout that continues a cache (AttentionPlan::cached): its queries see the cached keys first, then the rule
+// inside the layout; every implementation equals the naive attention over the whole sample (cached splits, then
+// the layout), restricted to the layout's rows.
+TEST(ModelAttention, CachedPrefixEqualsTheWholeSample) {
+  torch::manual_seed(3);
+  const int64_t P0 = 9;  // cached: a full image (4) then text (5)
+  auto whole = PackLayout::from_samples({{{4, Fu}, {5, C}, {3, C}, {6, N}, {2, Fu}, {4, C}}});
+  auto chunk = PackLayout::from_samples({{{3, C}, {6, N}, {2, Fu}, {4, C}}});
+  const int64_t L = chunk.total_len();
+  auto q = torch::randn({P0 + L, 4, 8}), k = torch::randn({P0 + L, 2, 8}), v = torch::randn({P0 + L, 2, 8});
+  auto naive = naive_attention(q, k, v, packed_attention_mask(whole)).to(torch::kFloat32).slice(0, P0);
+  const double scale = naive.abs().max().item<double>();
+  for (auto impl : {AttentionImpl::kDense, AttentionImpl::kSplitwise, AttentionImpl::kPacked}) {
+    auto plan = AttentionPlan::make(chunk, impl, q.device(), P0);
+    auto out = packed_attention(q.slice(0, P0), k, v, plan);
+    EXPECT_LE((out - naive).abs().max().item<double>(), 1e-5 * scale) << to_string(impl);
+  }
+  // Keys must cover the cached tokens and the layout; a cache continues one sample only.
+  auto plan = AttentionPlan::make(chunk, AttentionImpl::kSplitwise, q.device(), P0);
+  EXPECT_THROW(packed_attention(q.slice(0, P0), k.slice(0, 1), v.slice(0, 1), plan), sgt::Error);
+  auto two = PackLayout::from_samples({{{2, C}}, {{2, C}}});
+  EXPECT_THROW(AttentionPlan::make(two, AttentionImpl::kSplitwise, q.device(), 3), sgt::Error);
 }
