@@ -38,17 +38,10 @@ LoadedModel load(const ModelArgs& a, bool need_gen) {
   const torch::Device device(a.device);
   LoadedModel l;
   l.tok = std::make_unique<text::Tokenizer>(text::Tokenizer::load(a.tokenizer));
-  if (!a.model_dir.empty()) {
-    auto lb = model::load_bagel_folder(a.model_dir, dtype, device);
-    l.config = lb.config;
-    l.model = lb.model;
-  } else {
-    SGT_CHECK(!a.weights.empty(), "infer.app", "--config {} needs --weights", a.config);
-    l.config = model::find_architecture("bagel-mot").parse(config::load_json_file(a.config), a.config);
-    l.model = model::Bagel(l.config);
-    model::load_bagel_weights(l.model, a.weights);
-    l.model->to(device, dtype);
-  }
+  SGT_CHECK(!a.config.empty() == !a.weights.empty(), "infer.app", "--config {} needs --weights", a.config);
+  auto opened = model::open(model::ModelSource{a.model_dir, a.config, a.weights}, model::OpenOptions{dtype, device, nullptr});
+  l.config = opened.config;
+  l.model = opened.model;
   l.model->eval();
   if (need_gen) {
     SGT_CHECK(l.config.visual_gen, "infer.app", "the model was built without visual_gen: it cannot make images");

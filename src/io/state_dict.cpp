@@ -60,38 +60,94 @@ std::string LoadReport::summary() const {
   return s;
 }
 
-LoadReport check_state_dict(const torch::nn::Module& module, const TensorSource& source, const LoadOptions& options) {
+namespace {
+
+// Where each module tensor is found in a source: its prefixed name, or the name a recognising mapper gives.
+struct SourceNames {
+  const NameMapper* mapper = nullptr;
+  std::map<std::string, std::string> by_module;  // module name -> source name (mapper only)
+  std::vector<std::string> unmapped;             // source names the mapper has no equivalent for
+  std::string lookup(const std::string& module_name, const LoadOptions& o) const {
+    if (!mapper) return o.source_prefix + module_name;
+    auto it = by_module.find(module_name);
+    return it == by_module.end() ? std::string() : it->second;
+  }
+};
+
+SourceNames resolve(const TensorSource& source, const LoadOptions& options) {
+  SourceNames n;
+  const auto names = source.names();
+  for (const auto& m : options.mappers) {
+    if (!m.recognises(names)) continue;
+    n.mapper = &m;
+    for (const auto& key : names) {
+      auto to = m.module_name(key);
+      if (!to) {
+        n.unmapped.push_back(key);
+        continue;
+      }
+      SGT_CHECK(n.by_module.emplace(*to, key).second, kC, "{}: {} maps '{}' and '{}' to the same name '{}'",
+                source.description(), m.description, n.by_module.at(*to), key, *to);
+    }
+    break;
+  }
+  return n;
+}
+
+bool shapes_fit(const std::vector<int64_t>& want, const std::vector<int64_t>& have, const SourceNames& n) {
+  if (want == have) return true;
+  if (!n.mapper || !n.mapper->reshape_same_numel) return false;
+  int64_t a = 1, b = 1;
+  for (auto d : want) a *= d;
+  for (auto d : have) b *= d;
+  return a == b;
+}
+
+LoadReport check_with(const torch::nn::Module& module, const TensorSource& source, const LoadOptions& options,
+                      const SourceNames& n) {
   LoadReport r;
+  if (n.mapper) r.mapped_by = n.mapper->description;
   std::set<std::string> used;
   for_each_tensor(module, [&](const std::string& name, const torch::Tensor& t, bool) {
-    const std::string key = options.source_prefix + name;
-    const TensorRef* ref = source.find(key);
+    const std::string key = n.lookup(name, options);
+    const TensorRef* ref = key.empty() ? nullptr : source.find(key);
     if (ref == nullptr) {
       (matches_any(options.optional, name) ? r.absent_optional : r.missing).push_back(name);
       return;
     }
     used.insert(key);
     std::vector<int64_t> want(t.sizes().begin(), t.sizes().end());
-    if (want != ref->info->shape) {
+    if (!shapes_fit(want, ref->info->shape, n)) {
       r.mismatched.push_back(
           fmt::format("{}: module {} vs file {}", name, shape_str(want), shape_str(ref->info->shape)));
     }
   });
   for (const auto& key : source.names()) {
-    if (key.rfind(options.source_prefix, 0) != 0 || used.count(key)) continue;
+    if (used.count(key)) continue;
+    if (!n.mapper && key.rfind(options.source_prefix, 0) != 0) continue;
     if (!matches_any(options.ignored, key)) r.unexpected.push_back(key);
   }
   return r;
 }
 
+}  // namespace
+
+LoadReport check_state_dict(const torch::nn::Module& module, const TensorSource& source, const LoadOptions& options) {
+  return check_with(module, source, options, resolve(source, options));
+}
+
 LoadReport load_state_dict(torch::nn::Module& module, const TensorSource& source, const LoadOptions& options) {
-  LoadReport r = check_state_dict(module, source, options);
-  SGT_CHECK(r.ok(), kC, "{} does not fit the module: {}", source.description(), r.summary());
+  const SourceNames n = resolve(source, options);
+  LoadReport r = check_with(module, source, options, n);
+  SGT_CHECK(r.ok(), kC, "{} does not fit the module{}: {}", source.description(),
+            n.mapper ? " (read as " + n.mapper->description + ")" : std::string(), r.summary());
   torch::NoGradGuard no_grad;
   for_each_tensor(module, [&](const std::string& name, const torch::Tensor& t, bool) {
-    const TensorRef* ref = source.find(options.source_prefix + name);
+    const std::string key = n.lookup(name, options);
+    const TensorRef* ref = key.empty() ? nullptr : source.find(key);
     if (ref == nullptr) return;
     torch::Tensor src = to_tensor(*ref);
+    if (src.sizes() != t.sizes()) src = src.reshape(t.sizes());  // same numel, allowed by the mapper (checked)
     if (src.scalar_type() != t.scalar_type()) {
       // Float8 and other exotic types are reported rather than silently mis-converted into integer tensors.
       SGT_CHECK(src.is_floating_point() == t.is_floating_point(), kC, "{}: file dtype {} cannot load into {}", name,

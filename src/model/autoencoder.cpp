@@ -1,10 +1,14 @@
 #include "model/autoencoder.h"
 
+#include <algorithm>
+#include <charconv>
+#include <optional>
 #include <regex>
 #include <set>
 
 #include "core/error.h"
 #include "io/state_dict.h"
+#include "io/tensor_source.h"
 #include "io/torch_tensors.h"
 
 namespace sgt::model {
@@ -181,45 +185,79 @@ torch::Tensor AutoEncoderImpl::decode(const torch::Tensor& z) {
   return decoder(z / config_.scale_factor + config_.shift_factor);
 }
 
-std::map<std::string, torch::Tensor> diffusers_to_flux_ae(const std::map<std::string, torch::Tensor>& src,
-                                                          int64_t num_levels) {
+namespace {
+
+// One diffusers AutoencoderKL name -> its FLUX name (nullopt: no equivalent, e.g. quant_conv).
+std::optional<std::string> diffusers_ae_name(const std::string& key, int64_t num_levels) {
   static const std::regex down_res(R"(encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*))");
   static const std::regex down_ds(R"(encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*))");
   static const std::regex up_res(R"(decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*))");
   static const std::regex up_us(R"(decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*))");
   static const std::regex mid_res(R"((encoder|decoder)\.mid_block\.resnets\.(\d)\.(.*))");
-  static const std::regex mid_attn(R"((encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(.*))");
+  static const std::regex mid_attn(
+      R"((encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(.*))");
   static const std::regex io_(R"((encoder|decoder)\.(conv_in|conv_out|conv_norm_out)\.(.*))");
   auto res_part = [](std::string p) { return p.rfind("conv_shortcut.", 0) == 0 ? "nin_shortcut." + p.substr(14) : p; };
+  // up_blocks count from the lowest resolution, FLUX's `up` from the highest.
+  auto up_level = [&](const std::string& i) -> std::optional<std::string> {
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(i.data(), i.data() + i.size(), v);
+    if (ec != std::errc() || end != i.data() + i.size() || v < 0 || v >= num_levels) return std::nullopt;
+    return std::to_string(num_levels - 1 - v);
+  };
+  std::smatch m;
+  if (std::regex_match(key, m, down_res))
+    return "encoder.down." + m[1].str() + ".block." + m[2].str() + "." + res_part(m[3]);
+  if (std::regex_match(key, m, down_ds)) return "encoder.down." + m[1].str() + ".downsample.conv." + m[2].str();
+  if (std::regex_match(key, m, up_res)) {
+    auto l = up_level(m[1]);
+    if (!l) return std::nullopt;
+    return "decoder.up." + *l + ".block." + m[2].str() + "." + res_part(m[3]);
+  }
+  if (std::regex_match(key, m, up_us)) {
+    auto l = up_level(m[1]);
+    if (!l) return std::nullopt;
+    return "decoder.up." + *l + ".upsample.conv." + m[2].str();
+  }
+  if (std::regex_match(key, m, mid_res))
+    return m[1].str() + ".mid.block_" + (m[2].str() == "0" ? "1" : "2") + "." + res_part(m[3]);
+  if (std::regex_match(key, m, mid_attn)) {
+    static const std::map<std::string, std::string> attn = {
+        {"group_norm", "norm"}, {"to_q", "q"}, {"to_k", "k"}, {"to_v", "v"}, {"to_out.0", "proj_out"}};
+    return m[1].str() + ".mid.attn_1." + attn.at(m[2]) + "." + m[3].str();
+  }
+  if (std::regex_match(key, m, io_))
+    return m[1].str() + "." + (m[2] == "conv_norm_out" ? std::string("norm_out") : m[2].str()) + "." + m[3].str();
+  return std::nullopt;
+}
+
+}  // namespace
+
+io::NameMapper diffusers_ae_mapper(int64_t num_levels) {
+  io::NameMapper m;
+  m.description = "diffusers AutoencoderKL names";
+  m.recognises = [](const std::vector<std::string>& names) {
+    return std::binary_search(names.begin(), names.end(), "encoder.conv_in.weight") &&
+           std::binary_search(names.begin(), names.end(), "encoder.down_blocks.0.resnets.0.conv1.weight");
+  };
+  m.module_name = [num_levels](const std::string& key) { return diffusers_ae_name(key, num_levels); };
+  m.reshape_same_numel = true;  // attention projections: Linear [o, i] in diffusers, 1x1 Conv2d [o, i, 1, 1] here
+  return m;
+}
+
+std::map<std::string, torch::Tensor> diffusers_to_flux_ae(const std::map<std::string, torch::Tensor>& src,
+                                                          int64_t num_levels) {
   std::map<std::string, torch::Tensor> out;
   std::vector<std::string> unknown;
   for (const auto& [key, t] : src) {
-    std::smatch m;
-    std::string name;
-    torch::Tensor v = t;
-    if (std::regex_match(key, m, down_res)) {
-      name = "encoder.down." + m[1].str() + ".block." + m[2].str() + "." + res_part(m[3]);
-    } else if (std::regex_match(key, m, down_ds)) {
-      name = "encoder.down." + m[1].str() + ".downsample.conv." + m[2].str();
-    } else if (std::regex_match(key, m, up_res)) {
-      name = "decoder.up." + std::to_string(num_levels - 1 - std::stoll(m[1])) + ".block." + m[2].str() + "." +
-             res_part(m[3]);
-    } else if (std::regex_match(key, m, up_us)) {
-      name = "decoder.up." + std::to_string(num_levels - 1 - std::stoll(m[1])) + ".upsample.conv." + m[2].str();
-    } else if (std::regex_match(key, m, mid_res)) {
-      name = m[1].str() + ".mid.block_" + (m[2].str() == "0" ? "1" : "2") + "." + res_part(m[3]);
-    } else if (std::regex_match(key, m, mid_attn)) {
-      static const std::map<std::string, std::string> attn = {
-          {"group_norm", "norm"}, {"to_q", "q"}, {"to_k", "k"}, {"to_v", "v"}, {"to_out.0", "proj_out"}};
-      name = m[1].str() + ".mid.attn_1." + attn.at(m[2]) + "." + m[3].str();
-      if (m[2] != "group_norm" && m[3] == "weight" && t.dim() == 2) v = t.view({t.size(0), t.size(1), 1, 1});
-    } else if (std::regex_match(key, m, io_)) {
-      name = m[1].str() + "." + (m[2] == "conv_norm_out" ? std::string("norm_out") : m[2].str()) + "." + m[3].str();
-    } else {
+    auto name = diffusers_ae_name(key, num_levels);
+    if (!name) {
       unknown.push_back(key);
       continue;
     }
-    out[name] = v;
+    // 1x1 attention projections: Linear weights [o, i] -> conv form [o, i, 1, 1]
+    const bool attn_weight = name->find(".mid.attn_1.") != std::string::npos && t.dim() == 2;
+    out[*name] = attn_weight ? t.view({t.size(0), t.size(1), 1, 1}) : t;
   }
   SGT_CHECK(unknown.empty(), "model.vae", "diffusers AutoencoderKL keys without a FLUX equivalent: {}",
             fmt::join(unknown, ", "));
@@ -228,25 +266,10 @@ std::map<std::string, torch::Tensor> diffusers_to_flux_ae(const std::map<std::st
 
 void load_autoencoder(AutoEncoder& ae, const std::string& path) {
   SGT_CHECK(ae->config().kind == "flux", "model.vae", "{}: the pixel autoencoder has no weights", path);
-  auto tensors = io::load_tensors(path);
-  if (tensors.count("encoder.conv_in.weight") && (tensors.count("encoder.down_blocks.0.resnets.0.conv1.weight")))
-    tensors = diffusers_to_flux_ae(tensors, static_cast<int64_t>(ae->config().ch_mult.size()));
-  auto params = io::state_dict(*ae);
-  std::vector<std::string> missing, unexpected, mismatched;
-  for (const auto& [k, t] : params) {
-    auto it = tensors.find(k);
-    if (it == tensors.end()) missing.push_back(k);
-    else if (it->second.sizes() != t.sizes())
-      mismatched.push_back(fmt::format("{}: module {} vs file {}", k, sgt::shape_str(t.sizes().vec()),
-                                       sgt::shape_str(it->second.sizes().vec())));
-  }
-  for (const auto& [k, t] : tensors)
-    if (!params.count(k)) unexpected.push_back(k);
-  SGT_CHECK(missing.empty() && unexpected.empty() && mismatched.empty(), "model.vae",
-            "{} does not fit the autoencoder: missing [{}] unexpected [{}] mis-shaped [{}]", path,
-            fmt::join(missing, ", "), fmt::join(unexpected, ", "), fmt::join(mismatched, ", "));
-  torch::NoGradGuard ng;
-  for (auto& [k, t] : params) t.copy_(tensors.at(k));
+  auto source = io::TensorSource::open(path);
+  io::LoadOptions opt;
+  opt.mappers = {diffusers_ae_mapper(static_cast<int64_t>(ae->config().ch_mult.size()))};
+  io::load_state_dict(*ae, source, opt);
 }
 
 }  // namespace sgt::model

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "io/state_dict.h"
 #include "model/config.h"
 
 namespace sgt::model {
@@ -102,7 +103,10 @@ TORCH_MODULE(AutoEncoder);
 // Throws naming any key it cannot map (quant_conv / post_quant_conv included: FLUX has none).
 std::map<std::string, torch::Tensor> diffusers_to_flux_ae(const std::map<std::string, torch::Tensor>& diffusers,
                                                           int64_t num_levels);
-// Loads ae.safetensors (original names) or a diffusers AutoencoderKL file (detected by its keys), strictly.
+// The name mapper of diffusers AutoencoderKL files (io/state_dict.h): recognised by their encoder.conv_in and
+// down_blocks names; quant_conv / post_quant_conv have no FLUX equivalent (reported as unexpected).
+io::NameMapper diffusers_ae_mapper(int64_t num_levels);
+// Loads ae.safetensors (original names) or a diffusers AutoencoderKL file (through diffusers_ae_mapper), strictly.
 void load_autoencoder(AutoEncoder& ae, const std::string& path);
 
 }  // namespace sgt::model

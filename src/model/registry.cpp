@@ -22,14 +22,23 @@ BagelConfig parse_bagel(const config::Json& j, const std::string& where) {
   return c;
 }
 
+// BAGEL-7B-MoT's layout: the two configs beside the EMA weights.
+bool is_bagel_folder(const std::string& folder) {
+  namespace fs = std::filesystem;
+  const fs::path f(folder);
+  return fs::is_regular_file(f / "llm_config.json") && fs::is_regular_file(f / "vit_config.json");
+}
+
 const std::vector<Architecture>& registry() {
   static const std::vector<Architecture> archs = {
       {"bagel-mot", "BAGEL root: Qwen2-MoT LLM, SigLIP NaViT, connector, generation heads (ema.safetensors names)",
        parse_bagel, [](const BagelConfig& c) -> std::shared_ptr<torch::nn::Module> { return Bagel(c).ptr(); },
-       [](const BagelConfig& c) { return bagel_tensor_schema(c); }},
+       [](const BagelConfig& c) { return bagel_tensor_schema(c); }, [](const BagelConfig& c) { return Bagel(c); },
+       is_bagel_folder, bagel_config_from_folder,
+       [](const std::string& folder) { return (std::filesystem::path(folder) / "ema.safetensors").string(); }},
       {"qwen2-mot", "Qwen2(-MoT) CausalLM alone (HF names, *_moe_gen copies when layer_module is MoT)", parse_bagel,
        [](const BagelConfig& c) -> std::shared_ptr<torch::nn::Module> { return Qwen2ForCausalLM(c.llm).ptr(); },
-       [](const BagelConfig& c) { return llm_tensor_schema(c.llm, ""); }},
+       [](const BagelConfig& c) { return llm_tensor_schema(c.llm, ""); }, nullptr, nullptr, nullptr, nullptr},
   };
   return archs;
 }
@@ -39,6 +48,13 @@ const Architecture& find_architecture(const std::string& name) {
   for (const auto& a : registry())
     if (a.name == name) return a;
   SGT_FAIL("model.registry", "unknown architecture '{}' (known: {})", name, fmt::join(architecture_names(), ", "));
+}
+
+std::vector<std::string> runnable_names() {
+  std::vector<std::string> out;
+  for (const auto& a : registry())
+    if (a.build_runnable) out.push_back(a.name);
+  return out;
 }
 
 std::vector<std::string> architecture_names() {
@@ -68,16 +84,69 @@ void load_bagel_weights(Bagel& model, const std::string& path) {
 }
 
 LoadedBagel load_bagel_folder(const std::string& folder, torch::ScalarType dtype, torch::Device device) {
+  return open(ModelSource{folder, "", ""}, OpenOptions{dtype, device, nullptr});
+}
+
+const Architecture* release_architecture(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) return nullptr;
+  for (const auto& a : registry())
+    if (a.is_release_folder && a.is_release_folder(path)) return &a;
+  return nullptr;
+}
+
+BagelConfig load_model_config(const std::string& path) {
+  const auto j = config::load_json_file(path);
+  std::string name = "bagel-mot";
+  if (j.is_object() && j.contains("architecture")) {
+    SGT_CHECK(j.at("architecture").is_string(), "model.registry", "{}: \"architecture\" must be a string, got {}",
+              path, j.at("architecture").dump());
+    name = j.at("architecture").get<std::string>();
+  }
+  const auto known = architecture_names();
+  SGT_CHECK(std::find(known.begin(), known.end(), name) != known.end(), "model.config",
+            "{}: unknown architecture '{}' (known: {})", path, name, fmt::join(known, ", "));
+  return find_architecture(name).parse(j, path);
+}
+
+Bagel build_model(const BagelConfig& config) {
+  const auto& arch = find_architecture(config.architecture);
+  SGT_CHECK(static_cast<bool>(arch.build_runnable), "model.registry",
+            "architecture '{}' ({}) is a part of a model: training and inference need one of: {}", arch.name,
+            arch.description, fmt::join(runnable_names(), ", "));
+  return arch.build_runnable(config);
+}
+
+LoadedBagel open(const ModelSource& src, const OpenOptions& opt) {
   namespace fs = std::filesystem;
-  SGT_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat32, "model.registry",
-            "{}: load dtype must be bf16 or fp32, got {}", folder, c10::toString(dtype));
-  const std::string ema = (fs::path(folder) / "ema.safetensors").string();
-  SGT_CHECK(fs::exists(ema), "model.registry", "{}: no ema.safetensors", folder);
+  SGT_CHECK(opt.dtype == torch::kBFloat16 || opt.dtype == torch::kFloat32, "model.registry",
+            "{}: load dtype must be bf16 or fp32, got {}", src.folder.empty() ? src.config : src.folder,
+            c10::toString(opt.dtype));
+  SGT_CHECK(src.folder.empty() != src.config.empty(), "model.registry",
+            "a model is opened from a release folder or from a config (with weights), not {}",
+            src.folder.empty() ? "neither" : "both");
   LoadedBagel out;
-  out.config = bagel_config_from_folder(folder);
-  out.model = Bagel(out.config);
-  out.model->to(device, dtype);
-  load_bagel_weights(out.model, ema);
+  std::string weights = src.weights;
+  if (!src.folder.empty()) {
+    SGT_CHECK(fs::is_directory(src.folder), "model.registry", "{}: not a folder", src.folder);
+    SGT_CHECK(src.weights.empty(), "model.registry", "{}: a release folder brings its own weights (not {})",
+              src.folder, src.weights);
+    const Architecture* arch = release_architecture(src.folder);
+    SGT_CHECK(arch != nullptr, "model.registry",
+              "{}: not a release folder of a known architecture (BAGEL: llm_config.json and vit_config.json beside "
+              "ema.safetensors)",
+              src.folder);
+    weights = arch->folder_weights(src.folder);
+    SGT_CHECK(fs::exists(weights), "model.registry", "{}: no {}", src.folder, fs::path(weights).filename().string());
+    out.config = arch->folder_config(src.folder);
+  } else {
+    out.config = load_model_config(src.config);
+  }
+  if (opt.adjust) opt.adjust(out.config);
+  out.model = build_model(out.config);
+  if (!weights.empty()) {
+    out.model->to(opt.device, opt.dtype);
+    load_bagel_weights(out.model, weights);
+  }
   return out;
 }
 

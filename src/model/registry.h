@@ -22,16 +22,46 @@ struct Architecture {
   std::function<BagelConfig(const config::Json&, const std::string& where)> parse;
   std::function<std::shared_ptr<torch::nn::Module>(const BagelConfig&)> build;
   std::function<std::vector<TensorSpec>(const BagelConfig&)> schema;
+  // What training and inference run (null: a part only, e.g. the language model alone).
+  std::function<Bagel(const BagelConfig&)> build_runnable;
+  // A release folder in this architecture's layout: whether `folder` is one, its config, its weights' path.
+  std::function<bool(const std::string& folder)> is_release_folder;
+  std::function<BagelConfig(const std::string& folder)> folder_config;
+  std::function<std::string(const std::string& folder)> folder_weights;
 };
 
 // "bagel-mot" (the full BAGEL root) and "qwen2-mot" (the language model alone, HF CausalLM names).
 const Architecture& find_architecture(const std::string& name);  // throws naming the known ones
 std::vector<std::string> architecture_names();
+std::vector<std::string> runnable_names();  // those with build_runnable
 
 struct LoadedBagel {
   BagelConfig config;
   Bagel model{nullptr};
 };
+
+// The one way to open a model, for training and inference: a release folder (the first architecture whose
+// layout it has, e.g. BAGEL-7B-MoT: ema.safetensors + llm_config.json + vit_config.json), or a config JSON whose
+// "architecture" (default "bagel-mot") picks the registry entry, with optional weights (a tensor file or folder;
+// none: the fresh construction on the host in fp32, which the trainer initialises and moves itself). With weights
+// the model is built, moved to options.device / dtype, then loaded strictly (load_bagel_weights).
+struct ModelSource {
+  std::string folder;
+  std::string config;
+  std::string weights;
+};
+struct OpenOptions {
+  torch::ScalarType dtype = torch::kFloat32;  // kFloat32 or kBFloat16
+  torch::Device device = torch::kCPU;
+  std::function<void(BagelConfig&)> adjust;   // applied to the parsed config before the model is built
+};
+LoadedBagel open(const ModelSource& source, const OpenOptions& options = {});
+// The architecture whose release-folder layout `path` has; null when it is none (or not a folder).
+const Architecture* release_architecture(const std::string& path);
+// A config JSON file through the registry entry its "architecture" names.
+BagelConfig load_model_config(const std::string& path);
+// The runnable model of a config's architecture (fresh weights: libtorch's default construction).
+Bagel build_model(const BagelConfig& config);
 
 // Loads <folder>/ema.safetensors (mmap, strict) into a Bagel built from the folder's llm/vit configs, in `dtype`
 // (kBFloat16 or kFloat32) on `device`. The sin-cos tables are recomputed; stored copies, when present, must

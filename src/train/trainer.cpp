@@ -252,29 +252,34 @@ model::InitProbe Trainer::init_probe() {
 
 void Trainer::build_model() {
   torch::manual_seed(cfg_.seed);  // identical initial weights on every rank
-  if (!cfg_.init_from.empty() && fs::is_directory(cfg_.init_from)) {
-    auto loaded = model::load_bagel_folder(cfg_.init_from, torch::kFloat32, device_);
+  model::OpenOptions open;
+  open.dtype = torch::kFloat32;  // fp32 master weights (autocast handles bf16)
+  open.device = device_;
+  open.adjust = [&](model::BagelConfig& c) {
+    check_sizes_fit_model(cfg_.data.sizes, c);  // before the init's probe batch is cut to these sizes
+    if (cfg_.freeze_und) c.llm.freeze_und = true;  // the decoder reads it from its own copy of the config
+  };
+  if (!cfg_.init_from.empty()) {
+    // A release folder, or weights (a file, a sharded folder) in the names of the model config's architecture.
+    const bool release = model::release_architecture(cfg_.init_from) != nullptr;
+    auto loaded = model::open(release ? model::ModelSource{cfg_.init_from, "", ""}
+                                      : model::ModelSource{"", cfg_.model_config, cfg_.init_from},
+                              open);
     model_cfg_ = loaded.config;
-    check_sizes_fit_model(cfg_.data.sizes, model_cfg_);
     model_ = loaded.model;
   } else {
-    const auto& arch = model::find_architecture("bagel-mot");
-    model_cfg_ = arch.parse(config::load_json_file(cfg_.model_config), cfg_.model_config);
-    check_sizes_fit_model(cfg_.data.sizes, model_cfg_);  // before the init's probe batch is cut to these sizes
-    if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;
-    model_ = model::Bagel(model_cfg_);
-    if (cfg_.init_from.empty()) {
-      // The autoencoder first: the data-dependent part of the init ("centred") encodes one real batch.
-      build_autoencoder();
-      const auto done = model::initialise(model_, cfg_.init_scheme, cfg_.copy_init_moe, [&] { return init_probe(); });
-      log::info("train: init {}", done);
-    }
+    model_cfg_ = model::load_model_config(cfg_.model_config);
+    open.adjust(model_cfg_);
+    model_ = model::build_model(model_cfg_);
+    // The autoencoder first: the data-dependent part of the init ("centred") encodes one real batch.
+    build_autoencoder();
+    const auto done = model::initialise(model_, cfg_.init_scheme, cfg_.copy_init_moe, [&] { return init_probe(); });
+    log::info("train: init {}", done);
     if (model_cfg_.visual_gen) {
       torch::NoGradGuard g;
       model_->llm2vae->weight.zero_();  // BAGEL starts llm2vae at zero
       model_->llm2vae->bias.zero_();
     }
-    if (!cfg_.init_from.empty()) model::load_bagel_weights(model_, cfg_.init_from);
     model_->to(device_);
   }
   if (cfg_.freeze_und) model_cfg_.llm.freeze_und = true;

@@ -153,6 +153,52 @@ TEST(ModelBagel, FolderLoadsStrictlyInBf16AndFp32) {
   }
 }
 
+// model::open is the one way in: a config's "architecture" picks the registry entry (a part-only architecture is
+// refused naming the runnable ones), weights may be a file or a folder of shards, a folder that is no release is
+// named, and a release folder's weights are its own.
+TEST(ModelBagel, OpenDispatchesOnTheConfigsArchitecture) {
+  sgt::testing::TempDir dir("bagel_open");
+  const BagelConfig c = test::tiny_bagel();
+  Bagel ref(c);
+  randomise(*ref, 7);
+  io::save_tensors(dir.file("w.safetensors"), io::state_dict(*ref));
+  auto j = config::to_json(c);
+  std::ofstream(dir.file("model.json")) << j.dump();
+  auto opened = open(ModelSource{"", dir.file("model.json"), dir.file("w.safetensors")}, OpenOptions{});
+  EXPECT_EQ(opened.config.architecture, "bagel-mot");
+  for (auto& [k, t] : io::state_dict(*ref))
+    EXPECT_TRUE(torch::equal(io::state_dict(*opened.model).at(k), t)) << k;
+  // A folder holding the weights (no release configs) is a weights source, not a release folder.
+  std::filesystem::create_directories(dir.file("shards"));
+  io::save_tensors(dir.file("shards/a.safetensors"), io::state_dict(*ref));
+  EXPECT_EQ(release_architecture(dir.file("shards")), nullptr);
+  EXPECT_NO_THROW(open(ModelSource{"", dir.file("model.json"), dir.file("shards")}, OpenOptions{}));
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const sgt::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] { open(ModelSource{dir.file("shards"), "", ""}, OpenOptions{}); }).find("not a release folder"),
+            std::string::npos);
+  j["architecture"] = "qwen2-mot";
+  std::ofstream(dir.file("llm.json")) << j.dump();
+  const auto part = message([&] { open(ModelSource{"", dir.file("llm.json"), dir.file("w.safetensors")}, OpenOptions{}); });
+  EXPECT_NE(part.find("qwen2-mot"), std::string::npos) << part;
+  EXPECT_NE(part.find("bagel-mot"), std::string::npos) << part;
+  j["architecture"] = "gpt";
+  std::ofstream(dir.file("gpt.json")) << j.dump();
+  EXPECT_NE(message([&] { load_model_config(dir.file("gpt.json")); }).find("unknown architecture 'gpt'"),
+            std::string::npos);
+  // The adjust hook reaches the built model's own config (the decoder reads freeze_und from it).
+  OpenOptions adj;
+  adj.adjust = [](BagelConfig& cfg) { cfg.llm.freeze_und = true; };
+  auto frozen = open(ModelSource{"", dir.file("model.json"), dir.file("w.safetensors")}, adj);
+  EXPECT_TRUE(frozen.model->language_model->model->config().freeze_und);
+}
+
 TEST(ModelBagel, PackedForwardFollowsTheAttentionRule) {
   const BagelConfig c = test::tiny_bagel();
   Bagel model(c);
