@@ -136,7 +136,7 @@ void run_tune(const TuneArgs& a) {
   }
   std::shared_ptr<train::Dist> dist;
   if (env.world_size > 1) {
-    const torch::Device dev = cfg.device == "cuda" ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
+    const torch::Device dev = train::training_device(cfg.device, env);
     dist = train::Dist::create(env, dev, std::chrono::seconds(cfg.dist_timeout_s));
     dist->barrier();  // rank 0 has rendered the world
   }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/launch.h"
 
 namespace sgt::env {
 
@@ -25,15 +26,10 @@ int64_t get_int(const char* name, int64_t fallback) {
   }
 }
 
-static int first_int(std::initializer_list<const char*> names, int fallback) {
-  for (const char* n : names)
-    if (get(n)) return static_cast<int>(get_int(n, fallback));
-  return fallback;
-}
-
-int rank() { return first_int({"RANK", "SLURM_PROCID"}, 0); }
-int world_size() { return first_int({"WORLD_SIZE", "SLURM_NTASKS"}, 1); }
-int local_rank() { return first_int({"LOCAL_RANK", "SLURM_LOCALID"}, 0); }
+// The launch variables are read by core/launch.cpp only; these are its non-throwing view.
+int rank() { return static_cast<int>(launch_env_or_single().rank); }
+int world_size() { return static_cast<int>(launch_env_or_single().world_size); }
+int local_rank() { return static_cast<int>(launch_env_or_single().local_rank); }
 
 std::string log_level() { return get("SGT_LOG_LEVEL").value_or("info"); }
 bool log_all_ranks() { return get_int("SGT_LOG_ALL_RANKS", 0) != 0; }

@@ -10,7 +10,8 @@ std::optional<std::string> get(const char* name);
 // Integer variable or fallback; a malformed value is an sgt::Error naming the variable.
 int64_t get_int(const char* name, int64_t fallback);
 
-// Distributed launch (torchrun / Slurm): RANK, WORLD_SIZE, LOCAL_RANK; falls back to SLURM_PROCID etc.
+// Distributed launch (torchrun / Slurm), as core/launch.h reads it (launch_env_or_single: never throws; the
+// trainer checks the launch with launch_env()).
 int rank();
 int world_size();
 int local_rank();

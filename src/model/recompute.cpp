@@ -2,6 +2,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include "model/autocast.h"
+
 #include "core/error.h"
 
 namespace sgt::model {
@@ -31,14 +33,9 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
     torch::Tensor y;
     {
       torch::AutoGradMode enable(true);
-      // Autocast is thread-local and the backward runs on the autograd engine's thread: restore it.
-      const bool was = at::autocast::is_autocast_enabled(holder->device_type);
-      const auto was_dtype = at::autocast::get_autocast_dtype(holder->device_type);
-      at::autocast::set_autocast_enabled(holder->device_type, holder->autocast);
-      if (holder->autocast) at::autocast::set_autocast_dtype(holder->device_type, holder->autocast_dtype);
+      // Autocast is thread-local and the backward runs on the autograd engine's thread: the forward's state.
+      AutocastGuard autocast(holder->device_type, holder->autocast, holder->autocast_dtype);
       y = holder->fn(x);
-      at::autocast::set_autocast_enabled(holder->device_type, was);
-      at::autocast::set_autocast_dtype(holder->device_type, was_dtype);
     }
     SGT_CHECK(y.sizes() == grad_out[0].sizes(), "model.recompute",
               "recomputed output {} differs in shape from the forward's gradient {}", sgt::shape_str(y.sizes().vec()),

@@ -27,10 +27,6 @@ namespace {
 
 constexpr const char* kComp = "dist";
 
-int64_t required_int(const char* name, const char* launcher) {
-  SGT_CHECK(env::get(name).has_value(), kComp, "{} launch: environment variable {} is not set", launcher, name);
-  return env::get_int(name, 0);
-}
 
 // The first line of an exception text: c10 messages carry multi-line backtraces, our errors are one line.
 std::string first_line(const std::exception& e) {
@@ -45,52 +41,12 @@ std::string first_line(const std::exception& e) {
 
 }  // namespace
 
-DistEnv dist_env_from_environment() {
-  DistEnv e;
-  const bool torchrun = env::get("RANK") || env::get("WORLD_SIZE");
-  const bool slurm = env::get("SLURM_PROCID").has_value();
-  if (torchrun) {
-    e.launcher = "torchrun";
-    e.rank = required_int("RANK", "torchrun");
-    e.world_size = required_int("WORLD_SIZE", "torchrun");
-    e.local_rank = env::get_int("LOCAL_RANK", 0);
-    e.agent_store = env::get("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
-    e.restart_count = env::get_int("TORCHELASTIC_RESTART_COUNT", 0);
-    const int64_t local_world = env::get_int("LOCAL_WORLD_SIZE", e.world_size);
-    SGT_CHECK(e.local_rank >= 0 && e.local_rank < local_world, kComp,
-              "LOCAL_RANK={} is outside [0, LOCAL_WORLD_SIZE={})", e.local_rank, local_world);
-    if (e.world_size > 1) {
-      auto addr = env::get("MASTER_ADDR");
-      SGT_CHECK(addr.has_value(), kComp, "torchrun launch with WORLD_SIZE > 1: MASTER_ADDR is not set");
-      e.master_addr = *addr;
-      e.master_port = required_int("MASTER_PORT", "torchrun");
-    }
-  } else if (slurm) {
-    e.launcher = "slurm";
-    e.rank = env::get_int("SLURM_PROCID", 0);
-    e.world_size = required_int("SLURM_NTASKS", "slurm");
-    e.local_rank = env::get_int("SLURM_LOCALID", 0);
-    e.restart_count = env::get_int("SLURM_RESTART_COUNT", 0);
-    if (e.world_size > 1) {
-      // SLURM_LAUNCH_NODE_IPADDR is the node srun ran on: inside sbatch that is the batch host, which runs task 0.
-      auto addr = env::get("MASTER_ADDR");
-      if (!addr) addr = env::get("SLURM_LAUNCH_NODE_IPADDR");
-      SGT_CHECK(addr.has_value(), kComp,
-                "slurm launch with SLURM_NTASKS > 1: set MASTER_ADDR (the node of task 0); "
-                "SLURM_LAUNCH_NODE_IPADDR is not set either");
-      e.master_addr = *addr;
-      e.master_port = env::get_int("MASTER_PORT", 29500);
-    }
-  }
-  SGT_CHECK(e.world_size >= 1, kComp, "{}: world size {} must be at least 1", e.launcher, e.world_size);
-  SGT_CHECK(e.rank >= 0 && e.rank < e.world_size, kComp, "{}: rank {} is outside [0, world size {})", e.launcher,
-            e.rank, e.world_size);
-  SGT_CHECK(e.local_rank >= 0 && e.local_rank <= e.rank, kComp, "{}: local rank {} is not in [0, rank {}]",
-            e.launcher, e.local_rank, e.rank);
-  SGT_CHECK(e.master_port > 0 && e.master_port < 65536, kComp, "{}: MASTER_PORT {} is not a TCP port", e.launcher,
-            e.master_port);
-  SGT_CHECK(!e.master_addr.empty(), kComp, "{}: MASTER_ADDR is empty", e.launcher);
-  return e;
+torch::Device training_device(const std::string& device, const LaunchEnv& env) {
+  SGT_CHECK(device == "cpu" || device == "cuda", kComp, "device must be cpu or cuda, got '{}'", device);
+  if (device == "cpu") return torch::kCPU;
+  SGT_CHECK(env.local_rank >= 0 && env.local_rank < 65536, kComp, "{}: local rank {} is not a device index",
+            env.launcher, env.local_rank);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
 }
 
 struct Dist::Impl {

@@ -10,23 +10,17 @@
 
 #include <torch/types.h>
 
+#include "core/launch.h"
+
 namespace sgt::train {
 
-struct DistEnv {
-  int64_t rank = 0, world_size = 1, local_rank = 0;
-  std::string master_addr = "127.0.0.1";
-  int64_t master_port = 29500;
-  std::string launcher = "single";  // single | torchrun | slurm
-  // torchrun's agent already hosts the TCPStore at master_addr:master_port (TORCHELASTIC_USE_AGENT_STORE=True):
-  // every rank is then a client; otherwise rank 0 hosts it.
-  bool agent_store = false;
-  int64_t restart_count = 0;  // TORCHELASTIC_RESTART_COUNT: keeps the keys of a restarted attempt apart
-};
+// The launch environment (core/launch.h) under the name the distributed code has always used.
+using DistEnv = LaunchEnv;
+inline DistEnv dist_env_from_environment() { return launch_env(); }
 
-// torchrun: RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT. Slurm (srun): SLURM_PROCID / SLURM_NTASKS /
-// SLURM_LOCALID with MASTER_ADDR (or SLURM_LAUNCH_NODE_IPADDR) and MASTER_PORT. Otherwise one process.
-// Inconsistent or partial values throw sgt::Error naming the variable.
-DistEnv dist_env_from_environment();
+// The device a process trains on: "cuda" -> the GPU of its local rank (torchrun's LOCAL_RANK, Slurm's
+// SLURM_LOCALID), "cpu" -> the CPU. The model, the optimizer state and the process group all use this one.
+torch::Device training_device(const std::string& device, const LaunchEnv& env);
 
 class Dist {
  public:

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include <ATen/autocast_mode.h>
 #ifdef SGT_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
@@ -28,6 +27,7 @@
 #include "io/tensor_source.h"
 #include "io/torch_tensors.h"
 #include "model/init.h"
+#include "model/autocast.h"
 #include "model/registry.h"
 #include "train/batch.h"
 #include "train/ema.h"
@@ -135,8 +135,9 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
   if (rank_ == 0) lock_ = io::RunLock::acquire(cfg_.run_dir);
   if (cfg_.device == "cuda") {
     SGT_CHECK(torch::cuda::is_available(), kC, "device cuda requested but no CUDA device is available");
-    const char* lr = std::getenv("LOCAL_RANK");
-    device_ = torch::Device(torch::kCUDA, lr ? std::atoi(lr) : 0);
+    // The process group's device when there is one (tune made it from the same launch environment).
+    device_ = dist_ ? dist_->device() : training_device(cfg_.device, launch_env());
+    SGT_CHECK(device_.is_cuda(), kC, "device cuda requested but the process group runs on {}", device_.str());
   }
   tokenizer_ = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(find_tokenizer(cfg_.tokenizer)));
   build_model();
@@ -366,13 +367,12 @@ StepMetrics Trainer::train_step() {
   double ce_sum = 0, mse_sum = 0;
   const bool autocast = cfg_.precision == "bf16" && device_.is_cuda();
   for (auto& b : batches) {
-    if (autocast) {
-      at::autocast::set_autocast_enabled(at::kCUDA, true);
-      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    LossTerms terms;
+    {
+      model::AutocastGuard guard(at::kCUDA, autocast, at::kBFloat16);  // off again when the forward throws
+      auto hidden = model_->forward(b.inputs);
+      terms = compute_losses(model_, hidden, b);
     }
-    auto hidden = model_->forward(b.inputs);
-    LossTerms terms = compute_losses(model_, hidden, b);
-    if (autocast) at::autocast::set_autocast_enabled(at::kCUDA, false);
     auto loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
     if (b.ce_tokens > 0) loss = loss + cfg_.ce_weight * terms.ce_sum / n_ce;
     if (b.mse_tokens > 0) loss = loss + cfg_.mse_weight * terms.mse_sum / n_mse;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/env.h"
 #include "core/error.h"
 #include "io/torch_tensors.h"
 #include "testing/testing.h"
@@ -301,6 +302,10 @@ TEST(TrainDistEnv, ParsesLaunchersAndRejectsBadValues) {
   EXPECT_EQ(e.rank, 3);
   EXPECT_EQ(e.world_size, 8);
   EXPECT_EQ(e.local_rank, 3);
+  EXPECT_EQ(training_device("cuda", e), torch::Device(torch::kCUDA, 3));
+  EXPECT_EQ(training_device("cpu", e), torch::Device(torch::kCPU));
+  EXPECT_EQ(sgt::env::rank(), 3);  // logging and progress read the same launch
+  EXPECT_EQ(sgt::env::local_rank(), 3);
   EXPECT_EQ(e.master_addr, "10.0.0.1");
   EXPECT_EQ(e.master_port, 29555);
   EXPECT_TRUE(e.agent_store);
@@ -329,6 +334,11 @@ TEST(TrainDistEnv, ParsesLaunchersAndRejectsBadValues) {
   EXPECT_EQ(e.world_size, 16);
   EXPECT_EQ(e.master_addr, "192.168.1.7");
   EXPECT_EQ(e.master_port, 29500);
+  // Slurm without LOCAL_RANK: the GPU is SLURM_LOCALID's for the model and the process group alike.
+  EXPECT_EQ(e.local_rank, 5);
+  EXPECT_EQ(training_device("cuda", e), torch::Device(torch::kCUDA, 5));
+  EXPECT_EQ(sgt::env::local_rank(), 5);
+  EXPECT_EQ(sgt::env::world_size(), 16);
   setenv("MASTER_ADDR", "node001", 1);
   setenv("MASTER_PORT", "12345", 1);
   e = dist_env_from_environment();
