@@ -15,7 +15,7 @@
                                after that many; prints {"samples", "seconds", "cpu_seconds", "in_bytes", "out_pixels"}
                                as JSON (cpu: user + system of the process and its joined workers)
 
-Rendering (the assumption of spec-sgt-data-eval.md §1.5): masks sorted by area, largest first, each painted
+Rendering (the assumption of docs/data.md, "Mask rendering"): masks sorted by area, largest first, each painted
 with colour palette[k] where k is its rank, so smaller masks overwrite larger ones; uncovered pixels stay 0.
 """
 import io

@@ -1,9 +1,10 @@
-"""PyTorch-Python reference of one BAGEL image-sampler step with CFG over KV caches (spec-bagel.md §4.4-4.5).
+"""PyTorch-Python reference of one BAGEL image-sampler step with CFG over KV caches (docs/inference.md, "Image
+sampler" and "Classifier-free guidance").
 
 Used by bench/infer: the same work as sgt::infer::sample_latents per step -- for each of the three CFG branches a
 query chunk [<|vision_start|>, N latent tokens, <|vision_end|>] (markers through the und expert, latents through the
 gen expert, q/k RMSNorm, RoPE, GQA attention over cache + chunk, SwiGLU MLPs, final norms, llm2vae), then the
-"global" CFG combination and the Euler update. Written from the spec with plain torch ops; the weights are random
+"global" CFG combination and the Euler update. Written from those docs with plain torch ops; the weights are random
 (timing only). Prints one JSON line: per-step latency (median, seconds) and peak RSS (MiB).
 """
 import argparse

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Builds the tokenizer parity / benchmark corpus: a deterministic list of documents (JSONL, one string per line).
 
-Sources are what every machine with the project has: English prose (the Python reference manual in pydoc_data,
-the project specs and prompt fixtures), source code (the Python standard library), and text assembled from the
-Qwen vocabulary and from Unicode ranges for the scripts and hard cases the tokenizer must get right: CJK, Arabic,
-Devanagari, emoji and ZWJ sequences, combining marks that NFC reorders or composes, digit runs, long whitespace
-runs, mixed line ends, special-token strings inside text, and random bytes decoded with U+FFFD replacement.
+Sources are what every machine with the project has: English prose (the Python reference manual in pydoc_data, the
+project's docs/*.md pages and prompt fixtures), source code (the Python standard library), and text assembled from
+the Qwen vocabulary and from Unicode ranges for the scripts and hard cases the tokenizer must get right: CJK,
+Arabic, Devanagari, emoji and ZWJ sequences, combining marks that NFC reorders or composes, digit runs, long
+whitespace runs, mixed line ends, special-token strings inside text, and random bytes decoded with U+FFFD
+replacement.
 
     text_corpus.py --out corpus.jsonl [--mb 7] [--seed 0] [--mix full|prose-code] [--tokenizer tokenizer.json]
                    [--raw corpus.txt]

@@ -1,4 +1,4 @@
-// One image-sampler step with dual CFG over KV caches on CPU (spec-bagel.md §4.4-4.5): ours
+// One image-sampler step with dual CFG over KV caches on CPU (docs/inference.md, "Image sampler"): ours
 // (sgt::infer::sample_latents, three branches of [<|vision_start|>, N latents, <|vision_end|>] against cached
 // contexts) against the same step in PyTorch-Python (tools/infer_ref.py), same geometry and thread count.
 // Each branch's context is a prefilled text context of `context` tokens (prefill not timed).

@@ -1,4 +1,5 @@
-// sgt chat: understanding with BAGEL (spec-bagel.md §4.2): [image] + question -> answer on standard output.
+// sgt chat: understanding with BAGEL (docs/inference.md, "Text decoding"): [image] + question -> answer on standard
+// output.
 #include <cstdio>
 #include <memory>
 

@@ -1,4 +1,4 @@
-// sgt edit: image editing with BAGEL (spec-bagel.md §2.7, §4.1): clean VAE + ViT conditions + instruction.
+// sgt edit: image editing with BAGEL (docs/inference.md, "Contexts"): clean VAE + ViT conditions + instruction.
 #include <memory>
 
 #include "cli/commands.h"
@@ -12,7 +12,7 @@ void register_edit(CLI::App& app) {
     infer::ImageTaskArgs task;
   };
   auto a = std::make_shared<Args>();
-  a->task.gen.cfg_img_scale = 2.0;  // edit recommendation (spec §4.5 table)
+  a->task.gen.cfg_img_scale = 2.0;  // edit recommendation (docs/inference.md, "Classifier-free guidance")
   a->task.gen.cfg_interval_lo = 0.0;
   a->task.gen.cfg_renorm_type = "text_channel";
   auto* cmd = app.add_subcommand("edit", "Edit an image following an instruction");

@@ -1,4 +1,5 @@
-// sgt generate: text-to-image with BAGEL (spec-bagel.md §4.4-4.5), written as PNG.
+// sgt generate: text-to-image with BAGEL (docs/inference.md, "Image sampler", "Classifier-free guidance"), written
+// as PNG.
 #include <memory>
 
 #include "cli/commands.h"
@@ -12,7 +13,7 @@ void register_generate(CLI::App& app) {
     infer::GenerateArgs gen;
   };
   auto a = std::make_shared<Args>();
-  a->gen.gen.cfg_img_scale = 1.0;  // T2I recommendation (spec §4.5 table)
+  a->gen.gen.cfg_img_scale = 1.0;  // T2I recommendation (docs/inference.md, "Classifier-free guidance")
   auto* cmd = app.add_subcommand("generate", "Generate an image from a text prompt");
   add_model_options(cmd, a->model);
   cmd->add_option("--prompt,-p", a->gen.prompt, "the prompt")->required();

@@ -1,6 +1,7 @@
 #pragma once
 // Options shared by the inference subcommands (chat, generate, edit, segment): where the model, autoencoder and
-// tokenizer come from, and the sampler / CFG settings of spec-bagel.md §4.4-4.5.
+// tokenizer come from, and the sampler / CFG settings of docs/inference.md, "Image sampler" and "Classifier-free
+// guidance".
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -61,7 +62,7 @@ inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
   cmd->add_option("--seed", g.seed, "noise seed (default 0)");
 }
 
-// Think mode of generate / edit (spec §4.3): the plan's decoding options.
+// Think mode of generate / edit (docs/inference.md, "Think mode"): the plan's decoding options.
 inline void add_think_options(CLI::App* cmd, bool& think, infer::TextGenOptions& t) {
   cmd->add_flag("--think", think, "think mode: the model writes a plan (printed) from BAGEL's think system prompt, "
                                   "then generates with the plan in its context");

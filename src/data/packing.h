@@ -1,5 +1,6 @@
 #pragma once
-// BAGEL sequence plans and NaViT packing (spec-bagel.md §2.2-2.4, `PackedDataset.pack_sequence`), torch-free.
+// BAGEL sequence plans and NaViT packing (docs/model.md, "Images as tokens", "Packed sequences"; docs/attention.md;
+// Bagel's data/dataset_base.py, `PackedDataset.pack_sequence`), torch-free.
 //
 // A sample is a plan: an ordered list of splits (text, ViT image, VAE image) with loss / CFG flags. The packer
 // lays several samples one after another into one flat sequence and records what the model needs, as plain
@@ -125,7 +126,7 @@ struct Pack {
   void validate() const;
 };
 
-// SGT proxy-task plan (spec-sgt-data-eval.md §1.4): ViT tokens of the input (no loss) -> instruction text (no
+// SGT proxy-task plan (docs/data.md, "SAM-SGT samples"): ViT tokens of the input (no loss) -> instruction text (no
 // loss, CFG-droppable) -> noisy VAE latent of the target (MSE). Sizes are in pixels after the transforms; the grids
 // are (h / vit_patch, w / vit_patch) and (h / vae_patch, w / vae_patch). Image slots: 0 = input, 1 = target.
 SamplePlan proxy_task_plan(uint64_t key, int64_t input_w, int64_t input_h, std::vector<int64_t> instruction_ids,

@@ -1,12 +1,14 @@
 #pragma once
-// SGT proxy tasks (spec-sgt-data-eval.md §1.3-1.6): every task turns a source (RGB image, optional instance masks,
-// optional depth map) into (input image, instruction, target image); the target is what the model generates.
+// SGT proxy tasks (docs/data.md, "Proxy tasks", "Mask rendering"): every task turns a source (RGB image, optional
+// instance masks, optional depth map) into (input image, instruction, target image); the target is what the model
+// generates.
 //
-//   segment   random distinct colour per instance, painted largest first, black background (SAM show_anns
-//             convention; SGT's own rendering is unpublished, see §1.5). Masks are rendered at their own size and
-//             resized to the image with NEAREST (default, UniMRG) or bicubic (SGT's PIL default, blends edges).
-//             color_mode "position" instead colours each instance by its mask's centroid (Painter's convention
-//             for instances, §1.6): a target the model can predict from the input rather than sample.
+//   segment   random distinct colour per instance, painted largest first, black background (SAM show_anns convention;
+//             SGT's own rendering is unpublished, see docs/data.md, "Mask rendering"). Masks are rendered at their
+//             own size and resized to the image with NEAREST (default, UniMRG) or bicubic (SGT's PIL default, blends
+//             edges). color_mode "position" instead colours each instance by its mask's centroid (Painter's
+//             convention for instances, docs/data.md, "Mask rendering"): a target the model can predict from the
+//             input rather than sample.
 //   edge      Canny edges (white on black)            depth     min-max normalised depth map, near = bright
 //   recon     identity                                 inpaint   one rectangle filled; target = clean image
 //   mae       random patches filled (masked image modelling); target = clean image
@@ -149,7 +151,7 @@ Image canny_edges(const Image& rgb, double sigma, double low, double high);  // 
 Image gaussian_blur(const Image& img, double sigma);
 Image to_gray(const Image& img);  // PIL "L" conversion
 
-// BAGEL's ImageTransform resize rule (MaxLongEdgeMinShortEdgeResize, spec-bagel.md "Image transforms").
+// BAGEL's ImageTransform resize rule (MaxLongEdgeMinShortEdgeResize, docs/model.md, "Image transforms").
 struct ImageTransformConfig {
   int64_t stride = 16;
   int64_t min_size = 512;

@@ -1,6 +1,6 @@
 // Low-level proxy tasks: Canny edges, inpainting / MAE masking and cheap degradations (noise, blur, rain, low
-// resolution, low light). The reference ships pre-computed degraded files (spec §1.3); the exact degradations it
-// used are unpublished, so these are standard stand-ins with their parameters in ProxyTaskConfig.
+// resolution, low light). The reference ships pre-computed degraded files (docs/data.md, "Proxy tasks"); the exact
+// degradations it used are unpublished, so these are standard stand-ins with their parameters in ProxyTaskConfig.
 #include <algorithm>
 #include <cmath>
 #include <numeric>

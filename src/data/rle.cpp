@@ -1,5 +1,5 @@
 // COCO RLE, following cocoapi common/maskApi.c (rleEncode, rleDecode, rleToString, rleFrString, rleArea,
-// rleToBbox) so that results are bit-exact with pycocotools; see spec-sgt-data-eval.md §2.3.
+// rleToBbox) so that results are bit-exact with pycocotools; see docs/data.md, "COCO RLE".
 #include "data/rle.h"
 
 #include <algorithm>

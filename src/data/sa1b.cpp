@@ -1,4 +1,5 @@
-// SA-1B samples: jpg + json pairs (spec-sgt-data-eval.md §2.1-2.2) and the SGT path-list layout (§1.4).
+// SA-1B samples: jpg + json pairs (docs/data.md, "SA-1B") and the SGT path-list layout (docs/data.md, "SAM-SGT
+// samples").
 #include "data/sa1b.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 #pragma once
-// SA-1B readers: per-image JSON (segment-anything README; spec-sgt-data-eval.md §2.2) with COCO RLE masks,
+// SA-1B readers: per-image JSON (segment-anything README; docs/data.md, "SA-1B") with COCO RLE masks,
 // jpg + json pairs from tar shards or an extracted folder, and the SGT reference layout (a list of
-// .../sam_selection/sa_X.jpg whose targets are .../sam_mask/sa_X.png; spec §1.4).
+// .../sam_selection/sa_X.jpg whose targets are .../sam_mask/sa_X.png; docs/data.md, "SAM-SGT samples").
 // Errors on a sample are BadSampleError (data/bad_sample.h).
 #include <array>
 #include <cstdint>

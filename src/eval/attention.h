@@ -1,7 +1,8 @@
 #pragma once
-// Attention allocation (spec-sgt-data-eval.md §6.3, after FastV): per layer, the share of attention mass that the
-// chosen query tokens give to text keys, understanding (ViT) image keys and generation (VAE) latent keys, averaged
-// over heads and queries (and over samples by accumulation); the per-layer change (%) between two checkpoints.
+// Attention allocation (docs/eval.md, "Attention allocation", after FastV): per layer, the share of attention mass
+// that the chosen query tokens give to text keys, understanding (ViT) image keys and generation (VAE) latent keys,
+// averaged over heads and queries (and over samples by accumulation); the per-layer change (%) between two
+// checkpoints.
 // The model side is a per-layer callback receiving q and k after RoPE, so only the chosen query rows of the
 // attention matrix are ever formed ([H, nq, L] per layer, never [L, L] for every layer).
 #include <cstdint>

@@ -1,5 +1,5 @@
 // GenEval metadata, folder layout and the official decision rules (evaluate_images.py, summary_scores.py),
-// spec-sgt-data-eval.md §5.3-5.4.
+// docs/eval.md, "GenEval".
 #include "eval/geneval.h"
 
 #include <algorithm>

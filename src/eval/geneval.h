@@ -1,5 +1,5 @@
 #pragma once
-// GenEval (djghosh13/geneval, spec-sgt-data-eval.md §5): prompt metadata, the official output folder layout, and
+// GenEval (djghosh13/geneval, docs/eval.md, "GenEval"): prompt metadata, the official output folder layout, and
 // the official per-image decision and summary applied to detections given as JSONL. Torch-free: the image
 // generator enters as a callback; detection (Mask2Former + CLIP colour) runs out of process (docs/eval.md) or,
 // for the synthetic world, through eval/world_bench.h.

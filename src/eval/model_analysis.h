@@ -1,6 +1,6 @@
 #pragma once
-// Model-driven halves of the linear probe and the attention allocation (spec-sgt-data-eval.md §6.2-6.3). One
-// understanding sample is laid out as `sgt chat` lays it out (infer::understand):
+// Model-driven halves of the linear probe and the attention allocation (docs/eval.md, "Linear separability",
+// "Attention allocation"). One understanding sample is laid out as `sgt chat` lays it out (infer::understand):
 //   [<|vision_start|> ViT patches <|vision_end|>] (full, RoPE 0) [<|im_start|> prompt <|im_end|>] (causal)
 //   [<|im_start|>] (the query from which the first answer token is predicted)
 // and run once through the packed forward (model::Bagel) with the decoder's analysis hooks (model/qwen2.h
@@ -24,7 +24,7 @@ struct UnderstandingSample {
   std::vector<int64_t> image_positions;  // [P] sequence positions of the ViT patches
   int64_t query_position = 0;            // the final <|im_start|> (L - 1)
   // [L]: ViT patches kVit; every text-vocabulary token, the vision markers included, kText (decided up front,
-  // spec §6.3 step 3: nothing is excluded as a sink).
+  // docs/eval.md, "Attention allocation": nothing is excluded as a sink).
   std::vector<KeyType> key_types;
 };
 // image is resized to vit_w x vit_h (0 = keep, rounded down to a multiple of the ViT patch) as in infer::understand.

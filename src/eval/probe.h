@@ -1,5 +1,5 @@
 #pragma once
-// Linear separability of per-layer features (spec-sgt-data-eval.md §6.2): standardised features, multinomial
+// Linear separability of per-layer features (docs/eval.md, "Linear separability"): standardised features, multinomial
 // logistic regression with L2 (scikit-learn's objective 0.5 ||W||^2 + C sum_i CE_i, bias unpenalised) fitted by
 // L-BFGS in float64, C chosen by k-fold cross-validation on the train split, accuracy on a held-out split, and the
 // Fisher ratio. The features come from the caller ([N, layers, D]: mean over image tokens or the last token).

@@ -95,7 +95,8 @@ std::pair<int64_t, int64_t> chat_vit_size(const data::Image& img, int64_t vit_w,
   return {vit_w, vit_h};
 }
 
-// The sizes an image task runs at (spec §4.1): output (VAE) w x h and ViT vit_w x vit_h; see ChatArgs.
+// The sizes an image task runs at (docs/inference.md, "Input sizes"): output (VAE) w x h and ViT vit_w x vit_h; see
+// ChatArgs.
 struct TaskSizes {
   int64_t w = 0, h = 0, vit_w = 0, vit_h = 0;
 };

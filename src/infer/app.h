@@ -26,10 +26,10 @@ struct ModelArgs {
 };
 
 // Input sizes left at 0 are chosen by `resize`:
-//   "bagel": BAGEL's resize rules (spec-bagel.md §4.1, data::transform_size): chat = the VLM transform (sides
-//            378-980, stride 14, max_pixels 2,007,040); edit = the VAE transform (512-1024, stride of the VAE)
-//            for the output, then the ViT transform (224-980, stride 14) on top; segment = SGT's training sizes
-//            (ViT 224 x 224, VAE 512-1024).
+//   "bagel": BAGEL's resize rules (docs/inference.md, "Input sizes"; data::transform_size): chat = the VLM transform
+//            (sides 378-980, stride 14, max_pixels 2,007,040); edit = the VAE transform (512-1024, stride of the VAE)
+//            for the output, then the ViT transform (224-980, stride 14) on top; segment = SGT's training sizes (ViT
+//            224 x 224, VAE 512-1024).
 //   "keep":  the input size rounded down to the required multiple.
 struct ChatArgs {
   std::string image;  // optional
@@ -45,7 +45,7 @@ struct GenerateArgs {
   std::string prompt;
   std::string output;  // PNG
   int64_t width = 0, height = 0;
-  bool think = false;  // think mode (spec §4.3): plan in text first, then generate (infer::think_then_generate)
+  bool think = false;  // think mode (docs/inference.md): plan in text first, then generate (infer::think_then_generate)
   TextGenOptions think_text{1000, false, 0.3, false, 0};  // BAGEL: max_think_token_n 1000, greedy (0.3 if sampled)
   ImageGenOptions gen;
 };

@@ -172,8 +172,8 @@ data::Image proxy_generate(model::Bagel& m, model::AutoEncoder& ae, const text::
 
 namespace {
 
-// T2I contexts (spec §4.5): full = [system] + [prompt]; no-text = [system] (empty for plain T2I); no images anywhere,
-// so the no-image context is the full one.
+// T2I contexts (docs/inference.md, "Classifier-free guidance"): full = [system] + [prompt]; no-text = [system] (empty
+// for plain T2I); no images anywhere, so the no-image context is the full one.
 CfgContexts t2i_contexts(model::Bagel& m, const text::Tokenizer& tok, const std::string& prompt,
                          const std::string& system_prompt, const Markers& mk) {
   CfgContexts c;
@@ -184,9 +184,9 @@ CfgContexts t2i_contexts(model::Bagel& m, const text::Tokenizer& tok, const std:
   return c;
 }
 
-// Edit contexts (spec §2.7, §4.1, §4.5): full = [system] [clean VAE (t=0)] [ViT] [instruction]; no-text = the
-// snapshot before the instruction; no-image = [system] [instruction]. The clean VAE copy is the input resized to
-// out_w x out_h (the edited output keeps that size); (h, w) receive its latent grid.
+// Edit contexts (docs/inference.md, "Contexts", "Classifier-free guidance"): full = [system] [clean VAE (t=0)] [ViT]
+// [instruction]; no-text = the snapshot before the instruction; no-image = [system] [instruction]. The clean VAE copy
+// is the input resized to out_w x out_h (the edited output keeps that size); (h, w) receive its latent grid.
 CfgContexts edit_contexts(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
                           const data::Image& input, const std::string& instruction, int64_t vit_w, int64_t vit_h,
                           int64_t out_w, int64_t out_h, uint64_t seed, const std::string& system_prompt,
@@ -260,7 +260,7 @@ ThinkImageResult think_then_generate(model::Bagel& m, model::AutoEncoder& ae, co
   ThinkImageResult r;
   r.think = decode_text(m, tok, c.full, think, mk);
   // The plan joins the full context only: the no-image context keeps the texts without it, and the no-text
-  // context is the snapshot before the instruction (spec §4.3, §4.5).
+  // context is the snapshot before the instruction (docs/inference.md, "Think mode", "Classifier-free guidance").
   add_text(m, c.full, r.think.ids, mk);
   auto tokens = sample_latents(m, c, h, w, opt, mk, on_step);
   r.image = decode_latents(m, ae, tokens, h, w);

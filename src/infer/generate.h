@@ -1,5 +1,5 @@
 #pragma once
-// BAGEL inference entry points (spec-bagel.md §4): understanding (image + question -> text), text-to-image,
+// BAGEL inference entry points (docs/inference.md): understanding (image + question -> text), text-to-image,
 // editing, and SGT's proxy tasks (image + instruction -> segmentation / edge / depth ... image).
 #include <cstdint>
 #include <functional>
@@ -18,7 +18,7 @@
 
 namespace sgt::infer {
 
-// The system prompts of BAGEL's think mode (spec §4.3); <think> / </think> are plain text.
+// The system prompts of BAGEL's think mode (docs/inference.md, "Think mode"); <think> / </think> are plain text.
 extern const char* const kVlmThinkSystemPrompt;
 extern const char* const kGenThinkSystemPrompt;
 
@@ -26,7 +26,7 @@ extern const char* const kGenThinkSystemPrompt;
 // Called after each sampler step (done, total); CLIs draw progress with it.
 using StepCallback = std::function<void(int64_t, int64_t)>;
 
-// The three CFG contexts of spec §4.5.
+// The three CFG contexts of docs/inference.md, "Classifier-free guidance".
 struct CfgContexts {
   Context full, no_text, no_img;
 };
@@ -45,7 +45,7 @@ torch::Tensor encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const
 // [instruction text split] -> generate a noisy-VAE image of out_w x out_h (multiples of the VAE downsample *
 // latent_patch_size). The input is resized (bicubic) to vit_w x vit_h (multiples of 14; 0 = keep, rounded down to
 // a multiple of 14). Returns an RGB image of out_w x out_h. CFG: "without text" = ViT image only; "without images"
-// = text only (dual CFG as in spec §4.5).
+// = text only (dual CFG as in docs/inference.md, "Classifier-free guidance").
 data::Image proxy_generate(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
                            const data::Image& input, const std::string& instruction, int64_t vit_w, int64_t vit_h,
                            int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
@@ -68,23 +68,24 @@ struct TextGenResult {
   std::vector<torch::Tensor> logits;  // [vocab] per step (only with keep_logits)
 };
 
-// Text-to-image (spec §4.5: the no-text context is empty, the no-image context equals the text context).
-// With a system prompt (e.g. kGenThinkSystemPrompt) it is prepended as a text segment in both text contexts.
+// Text-to-image (docs/inference.md, "Classifier-free guidance": the no-text context is empty, the no-image context
+// equals the text context). With a system prompt (e.g. kGenThinkSystemPrompt) it is prepended as a text segment in
+// both text contexts.
 data::Image text_to_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
                           const std::string& prompt, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
                           const std::string& system_prompt = "", const StepCallback& on_step = {});
 
-// Editing (spec §2.7, §4.1): input -> [clean VAE (t=0)] -> [ViT] -> [instruction] -> output of the input's size.
-// The input is resized (bicubic) to out_w x out_h for the VAE copy and to vit_w x vit_h for the ViT copy
-// (0 = keep the input size, rounded down to the required multiple).
+// Editing (docs/inference.md, "Contexts"): input -> [clean VAE (t=0)] -> [ViT] -> [instruction] -> output of the
+// input's size. The input is resized (bicubic) to out_w x out_h for the VAE copy and to vit_w x vit_h for the ViT
+// copy (0 = keep the input size, rounded down to the required multiple).
 data::Image edit_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok, const data::Image& input,
                        const std::string& instruction, int64_t vit_w, int64_t vit_h, int64_t out_w, int64_t out_h,
                        const ImageGenOptions& opt, const StepCallback& on_step = {});
 
-// Think mode for generation and editing (spec §4.3): the contexts start with kGenThinkSystemPrompt, the model
-// decodes its plan from the full context with `think` (BAGEL samples at temperature 0.3, up to 1000 tokens), the
-// plan's ids are appended to the full context only, and the image is sampled as text_to_image (input empty) or
-// edit_image (input given) would. Returns the image and the decoded plan.
+// Think mode for generation and editing (docs/inference.md, "Think mode"): the contexts start with
+// kGenThinkSystemPrompt, the model decodes its plan from the full context with `think` (BAGEL samples at temperature
+// 0.3, up to 1000 tokens), the plan's ids are appended to the full context only, and the image is sampled as
+// text_to_image (input empty) or edit_image (input given) would. Returns the image and the decoded plan.
 struct ThinkImageResult {
   data::Image image;
   TextGenResult think;

@@ -6,7 +6,7 @@
 
 namespace sgt::infer {
 
-// Classifier-free guidance of spec-bagel.md §4.5.
+// Classifier-free guidance of docs/inference.md, "Classifier-free guidance".
 struct CfgParams {
   double text_scale = 4.0;
   double img_scale = 1.5;
@@ -39,12 +39,12 @@ struct ImageGenOptions {
   }
 };
 
-// Understanding decoding (spec §4.2).
+// Understanding decoding (docs/inference.md, "Text decoding").
 struct TextGenOptions {
   int64_t max_length = 512;  // model evaluations (the start token included), as BAGEL's max_length
   bool do_sample = false;    // false: greedy argmax
   double temperature = 1.0;  // sampling: softmax(logits / temperature)
-  bool think = false;        // prepend the think system prompt (spec §4.3)
+  bool think = false;        // prepend the think system prompt (docs/inference.md, "Think mode")
   uint64_t seed = 0;
   template <class V>
   void visit(V&& v) {

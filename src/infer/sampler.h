@@ -1,6 +1,6 @@
 #pragma once
-// Flow-matching sampler and classifier-free guidance of BAGEL (spec-bagel.md §4.4, §4.5), model-free so that
-// they can be tested against hand-made velocity fields.
+// Flow-matching sampler and classifier-free guidance of BAGEL (docs/inference.md, "Image sampler", "Classifier-free
+// guidance"), model-free so that they can be tested against hand-made velocity fields.
 //
 // Convention: x_t = (1 - t) x0 + t eps, v = eps - x0; t = 1 is noise, t = 0 is data. Sampling runs Euler from
 // t = 1 down to t = 0 over the shifted schedule.
@@ -20,8 +20,8 @@ std::vector<double> shifted_schedule(int64_t steps, double shift);
 
 
 // Combines the three velocities [N, C] (full context, no text, no images) with the effective scales of one step
-// (spec §4.5 exactly, including: no guidance at all when text_scale <= 1; v_img unused when img_scale <= 1,
-// and may then be undefined).
+// (docs/inference.md, "Classifier-free guidance", exactly, including: no guidance at all when text_scale <= 1; v_img
+// unused when img_scale <= 1, and may then be undefined).
 torch::Tensor cfg_combine(const torch::Tensor& v_cond, const torch::Tensor& v_text, const torch::Tensor& v_img,
                           double text_scale, double img_scale, const std::string& renorm_type, double renorm_min);
 

@@ -1,5 +1,5 @@
 #pragma once
-// Packed-sequence attention for BAGEL (spec-bagel.md §2.4). Several samples are packed one after another into
+// Packed-sequence attention for BAGEL (docs/attention.md). Several samples are packed one after another into
 // one sequence of L tokens; each sample is a run of splits (text: causal; ViT / clean VAE image: full; noisy VAE
 // image: noise). For query q and key k of the same sample:
 //   allowed(q,k) = [k <= q  OR  (split(q) == split(k) AND mode in {full, noise})]

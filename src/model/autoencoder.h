@@ -1,7 +1,7 @@
 #pragma once
-// FLUX.1 autoencoder (spec-bagel.md §1.2, §1.4) with the original `ae.safetensors` names (encoder.down.i.block.j,
-// mid.block_1, mid.attn_1.{q,k,v,proj_out}, ...), a key mapping for diffusers `AutoencoderKL` files, and a
-// weight-free pixel-space option (patchify / unpatchify) for small worlds.
+// FLUX.1 autoencoder (docs/model.md, "FLUX autoencoder") with the original `ae.safetensors` names
+// (encoder.down.i.block.j, mid.block_1, mid.attn_1.{q,k,v,proj_out}, ...), a key mapping for diffusers
+// `AutoencoderKL` files, and a weight-free pixel-space option (patchify / unpatchify) for small worlds.
 #include <map>
 #include <string>
 

@@ -1,6 +1,6 @@
 #pragma once
-// The BAGEL root module (spec-bagel.md §1.3, §2): names equal ema.safetensors (the root has no prefix):
-// language_model.*, vit_model.vision_model.*, connector.*, vit_pos_embed.pos_embed, time_embedder.mlp.*,
+// The BAGEL root module (docs/model.md, "Checkpoint names and shapes"): names equal ema.safetensors (the root has no
+// prefix): language_model.*, vit_model.vision_model.*, connector.*, vit_pos_embed.pos_embed, time_embedder.mlp.*,
 // vae2llm.*, llm2vae.*, latent_pos_embed.pos_embed. The autoencoder lives outside (ae.safetensors).
 #include <vector>
 
@@ -14,8 +14,8 @@
 
 namespace sgt::model {
 
-// One packed batch (NaViT packing, spec §2.3). Index tensors are int64 positions in the packed sequence of L
-// tokens; every position is covered by exactly one of text / ViT / VAE tokens.
+// One packed batch (NaViT packing, docs/model.md, "Packed sequences"). Index tensors are int64 positions in the
+// packed sequence of L tokens; every position is covered by exactly one of text / ViT / VAE tokens.
 struct BagelPackedInputs {
   int64_t sequence_length = 0;
   torch::Tensor packed_text_ids;       // [N_text]

@@ -107,7 +107,7 @@ BagelConfig bagel_config_from_folder(const std::string& folder) {
             "{}: a BAGEL folder needs llm_config.json and vit_config.json", folder);
   BagelConfig c = bagel_7b_config();
   c.llm = config::load_file<LLMConfig>(llm_path);
-  // BAGEL's code overrides (spec §1.2): q/k norm on, untied lm_head, MoT layers.
+  // BAGEL's code overrides (docs/model.md, "Configuration"): q/k norm on, untied lm_head, MoT layers.
   c.llm.qk_norm = true;
   c.llm.tie_word_embeddings = false;
   c.llm.layer_module = "Qwen2MoTDecoderLayer";

@@ -1,8 +1,8 @@
 #pragma once
-// Model configs (torch-free): the Qwen2 LLM, the SigLIP vision tower, the autoencoder and the Bagel top level.
-// Field names equal the keys of the released llm_config.json / vit_config.json (spec-bagel.md §1.2) so those
-// files parse directly; keys that exist in the JSON but do not change the computation are listed as accepted
-// fields (and checked where a non-default value would change the maths).
+// Model configs (torch-free): the Qwen2 LLM, the SigLIP vision tower, the autoencoder and the Bagel top level. Field
+// names equal the keys of the released llm_config.json / vit_config.json (docs/model.md, "Configuration") so those
+// files parse directly; keys that exist in the JSON but do not change the computation are listed as accepted fields
+// (and checked where a non-default value would change the maths).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,7 +37,7 @@ struct LLMConfig {
   bool use_cache = true;
   std::string torch_dtype = "bfloat16";
   std::string transformers_version;
-  // BAGEL overrides (set in code after loading llm_config.json, spec §1.2).
+  // BAGEL overrides (set in code after loading llm_config.json, docs/model.md, "Configuration").
   bool qk_norm = true;
   std::string layer_module = "Qwen2MoTDecoderLayer";  // or "Qwen2DecoderLayer" (no *_moe_gen copies)
   bool freeze_und = false;
@@ -157,7 +157,7 @@ struct BagelConfig {
   void validate() const;
 };
 
-// The 7B MoT geometry of spec §1.2 (LLM, 26 built ViT layers, FLUX AE, max_latent_size 64).
+// The 7B MoT geometry of docs/model.md, "Configuration" (LLM, 26 built ViT layers, FLUX AE, max_latent_size 64).
 BagelConfig bagel_7b_config();
 // A BAGEL model folder: llm_config.json + vit_config.json (the ViT json counts 27 layers; 26 are built, so
 // num_hidden_layers is decremented here exactly as the reference does), BAGEL's code overrides applied.

@@ -1,6 +1,6 @@
 #pragma once
-// BAGEL's small heads (spec-bagel.md §1.3, §1.5): fixed 2-D sin-cos position tables, the timestep embedder and
-// the ViT->LLM connector.
+// BAGEL's small heads (docs/model.md, "Fixed sin-cos tables"): fixed 2-D sin-cos position tables, the timestep
+// embedder and the ViT->LLM connector.
 #include <torch/torch.h>
 
 namespace sgt::model {

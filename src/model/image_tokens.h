@@ -1,5 +1,5 @@
 #pragma once
-// Pixels <-> tensors for the model's two image paths (spec-bagel.md §2.2, "Image transforms"): ToTensor then
+// Pixels <-> tensors for the model's two image paths (docs/model.md, "Image transforms"): ToTensor then
 // Normalize(mean 0.5, std 0.5), i.e. x = v/255*2 - 1 in [-1, 1]. Both the ViT (understanding) and the VAE
 // (generation) take images in this range; the inverse rounds and clamps back to 8 bits.
 #include <torch/torch.h>

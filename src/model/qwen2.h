@@ -1,5 +1,5 @@
 #pragma once
-// Qwen2 decoder with BAGEL's Mixture-of-Transformers copies (spec-bagel.md §2.1). Module names equal the
+// Qwen2 decoder with BAGEL's Mixture-of-Transformers copies (docs/model.md, "Decoder layer"). Module names equal the
 // checkpoint's (`model.layers.N.self_attn.q_proj_moe_gen`, ...), so loading is a strict lookup.
 // Every token is routed by a boolean gen mask: false -> understanding copy, true -> generation copy (`*_moe_gen`).
 // Attention is one joint attention over the packed sequence with the rule of attention.h.
@@ -107,7 +107,7 @@ TORCH_MODULE(Qwen2MoTDecoderLayer);
 // The inputs of one packed forward through the decoder: a training pack, or (with a cache) an inference chunk
 // that continues one sample: prefill and cached decoding are the same forward with cache set.
 struct PackedForward {
-  torch::Tensor position_ids;  // int64 [L] (RoPE ids, see spec §2.2)
+  torch::Tensor position_ids;  // int64 [L] (RoPE ids, see docs/model.md, "Images as tokens")
   torch::Tensor gen_mask;      // bool [L]; undefined = every token und
   PackLayout layout;
   AttentionImpl impl = AttentionImpl::kSplitwise;

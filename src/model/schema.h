@@ -1,6 +1,7 @@
 #pragma once
-// Expected tensor schema (name -> shape) of a config, computed without building modules (torch-free). Used to
-// check the full 7B geometry against spec-bagel.md §1.3 without allocating it, and to check checkpoint files.
+// Expected tensor schema (name -> shape) of a config, computed without building modules (torch-free). Used to check
+// the full 7B geometry (docs/model.md, "Checkpoint names and shapes") without allocating it, and to check checkpoint
+// files.
 #include <cstdint>
 #include <string>
 #include <vector>

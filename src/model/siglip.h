@@ -1,7 +1,8 @@
 #pragma once
-// SigLIP NaViT vision tower as BAGEL stores it (spec-bagel.md §1.2, §2.2): linear patch embedding over
-// (py, px, c)-ordered patch vectors, a learned position table indexed by extrapolated 2-D ids (row*side + col),
-// pre-LN encoder layers with full attention inside each image only, post_layernorm, no pooling head.
+// SigLIP NaViT vision tower as BAGEL stores it (docs/model.md, "Configuration", "Images as tokens"): linear patch
+// embedding over (py, px, c)-ordered patch vectors, a learned position table indexed by extrapolated 2-D ids
+// (row*side + col), pre-LN encoder layers with full attention inside each image only, post_layernorm, no pooling
+// head.
 // Module tree: vision_model.{embeddings.{patch_embedding,position_embedding}, encoder.layers.M.*, post_layernorm}.
 #include <vector>
 

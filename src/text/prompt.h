@@ -1,12 +1,12 @@
 #pragma once
 // Prompt formats of the two models. Token ids always come from the loaded tokenizer, looked up by name.
 //
-// BAGEL (spec-bagel.md §2.2, §5): no chat template and no role names; every text chunk (system prompt, user or
-// assistant turn, think text) is the segment [<|im_start|>] + encode(text) + [<|im_end|>].
+// BAGEL (docs/model.md, "Prompt formats"): no chat template and no role names; every text chunk (system prompt,
+// user or assistant turn, think text) is the segment [<|im_start|>] + encode(text) + [<|im_end|>].
 //
-// OmniGen2 (spec-omnigen2.md §4.3): the Qwen2-VL / Qwen2.5-VL chat template with roles and a system prompt,
-// rendered here natively; tests compare it with transformers rendering the template text
-// (tests/fixtures/text/qwen2_vl_chat_template.jinja).
+// OmniGen2 (docs/model.md, "Prompt formats"; OmniGen2's OmniGen2Pipeline): the Qwen2-VL / Qwen2.5-VL chat template
+// with roles and a system prompt, rendered here natively; tests compare it with transformers rendering the template
+// text (tests/text/fixtures/qwen2_vl_chat_template.jinja).
 #include <span>
 #include <string>
 #include <string_view>

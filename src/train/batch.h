@@ -1,6 +1,7 @@
 #pragma once
 // From a packed sequence (data::Pack) and its decoded samples to the model's inputs and the loss targets
-// (spec-bagel.md §2.3-2.8). Flow matching on VAE latents: for a noisy image with raw draw r ~ N(0,1),
+// (docs/model.md, "Packed sequences" to "Loss"). Flow matching on VAE latents: for a noisy image with raw draw
+// r ~ N(0,1),
 //   t = sigmoid(r), then shifted t' = s*t / (1 + (s-1)*t)        (timestep_shift s; 1 = no shift)
 //   x_t = (1 - t')*x0 + t'*eps,  target velocity = eps - x0,     eps ~ N(0, I) from the batch generator
 // Clean (condition) images get t = 0 and x_t = x0. ViT images become (py, px, c) patches in [-1, 1].

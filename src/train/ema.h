@@ -1,6 +1,6 @@
 #pragma once
 // Exponential moving average of the trainable weights in fp32 (BAGEL: decay 0.9999, once per optimizer step,
-// ema = decay * ema + (1 - decay) * param, spec-bagel.md §3).
+// ema = decay * ema + (1 - decay) * param, docs/training.md, "BAGEL's reference recipe").
 #include <map>
 #include <string>
 #include <utility>

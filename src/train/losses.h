@@ -1,5 +1,5 @@
 #pragma once
-// Loss terms of one micro-batch (spec-bagel.md §2.8), as SUMS so that the trainer can normalise them by global
+// Loss terms of one micro-batch (docs/model.md, "Loss"), as SUMS so that the trainer can normalise them by global
 // token counts: CE summed over the text tokens that carry loss; MSE = per-token mean over latent channels, summed
 // over the noisy latent tokens. Both are computed in fp32.
 #include <torch/torch.h>

@@ -1,5 +1,6 @@
 #pragma once
-// Learning-rate schedule of BAGEL's trainer (spec-bagel.md §3): linear warm-up, then constant or cosine to min_lr.
+// Learning-rate schedule of BAGEL's trainer (docs/training.md, "BAGEL's reference recipe"): linear warm-up, then
+// constant or cosine to min_lr.
 #include <cstdint>
 #include <string>
 

@@ -54,9 +54,11 @@ class AdamW {
   // reduce_in_backward: the most gradient elements held in params' .grad at once since construction.
   int64_t peak_live_grad_numel() const { return peak_live_; }
 
-  // This rank's state: "step" (int64 [1]), "layout" (int64 [4]: numel, shard size, shard count, shard index),
-  // "master", "exp_avg", "exp_avg_sq" (fp32 [shard size]). load_state_dict checks names, shapes and layout, then
-  // writes the loaded master into the params (an all-gather when sharded, so every rank calls it).
+  // This rank's state: "step" (int64 [1]), "layout" (int64 [5]: numel, shard size, shard count, shard index, piece
+  // size; the piece is 0 unless reduce_in_backward interleaves the shards by bucket; 4-entry layouts of older
+  // checkpoints load as piece 0), "master", "exp_avg", "exp_avg_sq" (fp32 [shard size]). load_state_dict checks names,
+  // shapes and layout, then writes the loaded master into the params (an all-gather when sharded, so every rank
+  // calls it).
   std::map<std::string, torch::Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, torch::Tensor>& s);
 

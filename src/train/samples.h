@@ -1,11 +1,11 @@
 #pragma once
 // Training samples: what one decoded webdataset sample becomes before packing (torch-free).
 //
-//   proxy  (SGT generative proxy task, spec-sgt-data-eval.md §1.4): [ViT image of the input] -> [instruction]
-//          -> [noisy VAE latent of the target] with MSE; images[0] = input at the ViT size, images[1] = target at
-//          the VAE size.
-//   vqa    (understanding, spec-bagel.md §2.5): [ViT image] -> [question] -> [answer] with CE on the answer;
-//          images[0] = the image at the ViT size.
+//   proxy  (SGT generative proxy task, docs/data.md, "SAM-SGT samples"): [ViT image of the input] -> [instruction] ->
+//          [noisy VAE latent of the target] with MSE; images[0] = input at the ViT size, images[1] = target at the
+//          VAE size.
+//   vqa    (understanding, docs/model.md, "Training samples"): [ViT image] -> [question] -> [answer] with CE on the
+//          answer; images[0] = the image at the ViT size.
 // Sources read jpg + SA-1B json (+ depth.png) for proxy samples and jpg + cvbench.json (world) or LLaVA-style
 // conversations for VQA samples.
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
-// The SGT trainer (spec-sgt-data-eval.md §1.4, spec-bagel.md §2.8, §3): a BAGEL model tuned on a mixture of
-// generative proxy-task samples (flow matching on VAE latents) and VQA samples (cross-entropy), on one CPU, one GPU
-// or many ranks.
+// The SGT trainer (docs/training.md; docs/data.md, "SAM-SGT samples"; docs/model.md, "Loss"): a BAGEL model tuned on
+// a mixture of generative proxy-task samples (flow matching on VAE latents) and VQA samples (cross-entropy), on one
+// CPU, one GPU or many ranks.
 //
 // One optimizer step = grad_accum micro-batches on each rank. Losses are normalised by GLOBAL token counts (all
 // micro-batches of all ranks), and gradients are summed over ranks, so the update equals the one of a single

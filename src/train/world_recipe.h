@@ -1,6 +1,6 @@
 #pragma once
 // The built-in recipe of `sgt tune` with no arguments: SGT tuning of the tiny BAGEL config on the synthetic world,
-// sized to finish on 2 CPU cores in a few minutes (torch-free).
+// sized to finish on 2 CPU cores in a few minutes (uses libtorch: it returns TrainConfigs of train/trainer.h).
 //   world     1024 train + 32 held-out scenes, 96 x 96, 1-4 shapes
 //   stage 1   recon (weight 3) + vqa, 400 steps, fresh weights (init schemes of model/init.h)
 //   stage 2   segment (the proxy task, weight 3) + vqa (world CV-Bench questions, weight 1, in every micro-batch),

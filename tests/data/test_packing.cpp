@@ -1,5 +1,6 @@
-// Packing invariants on hand-made BAGEL plans (spec-bagel.md §2.2-2.7): split lengths, attention modes, RoPE
-// position ids, loss indexes, CFG drops, the §2.4 attention rule, and the packer's token budgets.
+// Packing invariants on hand-made BAGEL plans (docs/model.md, "Images as tokens" to "Training samples"): split
+// lengths, attention modes, RoPE position ids, loss indexes, CFG drops, the attention rule (docs/attention.md),
+// and the packer's token budgets.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -50,7 +51,7 @@ PackingConfig no_drop() {
 }  // namespace
 
 TEST(Packing, SgtSegmentationSample) {
-  // ViT input 16x16 -> text instruction (CFG) -> noisy VAE mask 4x4 with MSE (spec-sgt-data-eval.md §1.4)
+  // ViT input 16x16 -> text instruction (CFG) -> noisy VAE mask 4x4 with MSE (docs/data.md, "SAM-SGT samples")
   SamplePlan plan{7, {vit(16, 16), text({11, 12, 13, 14, 15}, false, true), vae(4, 4, true)}};
   EXPECT_EQ(plan.num_tokens(), 256 + 5 + 16 + 6);
   Pack p;

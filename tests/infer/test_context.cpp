@@ -1,6 +1,6 @@
 // KV-cached inference equals recomputation without the cache: every chunk kind (ViT image, text, clean VAE image,
 // noisy query) and greedy decoding, compared with model::Bagel::forward over the same packed sequence
-// (the training path, spec-bagel.md §2.4) on a random tiny model in fp32.
+// (the training path, docs/attention.md, "Cached decoding") on a random tiny model in fp32.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

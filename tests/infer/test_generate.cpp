@@ -1,7 +1,7 @@
-// Image generation on a random tiny model (configs/model/tiny-bagel.json, pixel VAE, the real Qwen tokenizer):
-// the proxy-task layout equals the training pack (data::proxy_task_plan -> append_sample -> Bagel::forward),
-// the three CFG contexts of spec-bagel.md §4.5 equal hand-built packed sequences, and results are deterministic
-// under a seed.
+// Image generation on a random tiny model (configs/model/tiny-bagel.json, pixel VAE, the real Qwen tokenizer): the
+// proxy-task layout equals the training pack (data::proxy_task_plan -> append_sample -> Bagel::forward), the three
+// CFG contexts of docs/inference.md, "Classifier-free guidance" equal hand-built packed sequences, and results are
+// deterministic under a seed.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -186,8 +186,9 @@ TEST_F(InferGenerate, DeterministicUnderSeedAndReusableContexts) {
   EXPECT_THROW(proxy_generate(m, ae, *tok_, data::Image(), "x", 28, 14, 48, 32, ImageGenOptions{}), Error);
 }
 
-// Think mode (spec §4.3): the plan is decoded from [system, (images), instruction] and joins the full context only;
-// the no-text context is the snapshot before the instruction and the no-image one keeps the texts without the plan.
+// Think mode (docs/inference.md, "Think mode"): the plan is decoded from [system, (images), instruction] and joins
+// the full context only; the no-text context is the snapshot before the instruction and the no-image one keeps the
+// texts without the plan.
 TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   auto& m = *model_;
   auto& ae = *ae_;

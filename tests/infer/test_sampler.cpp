@@ -1,4 +1,5 @@
-// Sampler and CFG formulas (spec-bagel.md §4.4, §4.5) against hand-made velocity fields and hand-computed values.
+// Sampler and CFG formulas (docs/inference.md, "Image sampler", "Classifier-free guidance") against hand-made
+// velocity fields and hand-computed values.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-// The packed attention rule (spec-bagel.md §2.4) on hand-built packs, and split-wise == dense attention.
+// The packed attention rule (docs/attention.md, "The rule") on hand-built packs, and split-wise == dense attention.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

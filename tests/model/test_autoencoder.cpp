@@ -70,7 +70,7 @@ TEST(ModelAutoencoder, ParityWithDiffusersThroughKeyMapping) {
 }
 
 TEST(ModelAutoencoder, FluxGeometryKeys) {
-  AutoEncoder ae(VAEConfig{});  // the real FLUX geometry (~84 M parameters), spec §1.4
+  AutoEncoder ae(VAEConfig{});  // the real FLUX geometry (~84 M parameters), docs/model.md, "FLUX autoencoder"
   auto sd = io::state_dict(*ae);
   int64_t n = 0;
   for (auto& [k, t] : sd) n += t.numel();

@@ -1,5 +1,6 @@
-// BAGEL root: the 7B tensor schema vs spec-bagel.md §1.3 (no allocation), module == schema on tiny configs,
-// model-folder loading (bf16 / fp32, strict), the packed forward's attention rule end to end, latent patchify.
+// BAGEL root: the 7B tensor schema vs docs/model.md, "Checkpoint names and shapes" (no allocation), module == schema
+// on tiny configs, model-folder loading (bf16 / fp32, strict), the packed forward's attention rule end to end, latent
+// patchify.
 #include <filesystem>
 #include <fstream>
 
@@ -41,8 +42,8 @@ TEST(ModelBagel, Schema7BMatchesSpec) {
   const BagelConfig c = bagel_7b_config();
   auto specs = bagel_tensor_schema(c);
   auto m = as_map(specs);
-  // Counts from spec §1.3: LLM 28 layers x 2 copies x 14 tensors + embed + 2 final norms + lm_head = 788;
-  // generation heads 9; ViT 3 + 26 x 16 + 2 = 421; connector 4 + vit_pos_embed 1.
+  // Counts from docs/model.md, "Checkpoint names and shapes": LLM 28 layers x 2 copies x 14 tensors + embed + 2 final
+  // norms + lm_head = 788; generation heads 9; ViT 3 + 26 x 16 + 2 = 421; connector 4 + vit_pos_embed 1.
   EXPECT_EQ(specs.size(), 788u + 9u + 421u + 5u);
   const std::vector<std::pair<std::string, std::vector<int64_t>>> expect = {
       {"language_model.model.embed_tokens.weight", {152064, 3584}},

@@ -1,5 +1,5 @@
 // SigLIP NaViT tower vs HF SiglipVisionModel (tools/model_ref.py siglip), and the sin-cos tables / timestep
-// features against the formulas of spec-bagel.md §1.5.
+// features against the formulas of docs/model.md, "Fixed sin-cos tables".
 #include <cmath>
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Prompt formats against the specs (spec-bagel.md §5, spec-omnigen2.md §4.3); the template rendering is compared
+// Prompt formats against docs/model.md, "Prompt formats" (BAGEL and OmniGen2); the template rendering is compared
 // with transformers in test_parity.cpp.
 #include <gtest/gtest.h>
 
