@@ -22,12 +22,12 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--vit-height", a->chat.vit_h, "ViT input height, a multiple of 14");
   cmd->add_option("--resize", a->chat.resize,
                   "ViT size not given: bagel = BAGEL's chat rule (sides 378-980, stride 14), keep = the image's, "
-                  "rounded down (default bagel)");
-  cmd->add_option("--max-length", a->chat.text.max_length, "maximum decoding steps (default 512)");
+                  "rounded down");
+  cmd->add_option("--max-length", a->chat.text.max_length, "maximum decoding steps");
   cmd->add_flag("--sample", a->chat.text.do_sample, "sample from softmax(logits / T) instead of greedy argmax");
-  cmd->add_option("--temperature", a->chat.text.temperature, "sampling temperature (default 1.0)");
+  cmd->add_option("--temperature", a->chat.text.temperature, "sampling temperature");
   cmd->add_flag("--think", a->chat.text.think, "prepend BAGEL's think system prompt");
-  cmd->add_option("--seed", a->chat.text.seed, "sampling seed (default 0)");
+  cmd->add_option("--seed", a->chat.text.seed, "sampling seed");
   cmd->callback([a] {
     auto answer = infer::run_chat(a->model, a->chat);
     std::fwrite(answer.data(), 1, answer.size(), stdout);

@@ -243,11 +243,11 @@ void register_eval(CLI::App& app) {
     add_optional_model_options(cmd, a->model);
     cmd->add_option("--generate-out", a->generate_out, "generate <DIR>/<NNNNN>/samples/<NNNN>.png for --metadata");
     cmd->add_option("--images-per-prompt", a->images_per_prompt,
-                    "images per prompt (default 4, as GenEval and BAGEL; SGT's script used 1)");
-    cmd->add_option("--width", a->width, "image width (default 1024)");
-    cmd->add_option("--height", a->height, "image height (default 1024)");
+                    "images per prompt (as GenEval and BAGEL; SGT's script used 1)");
+    cmd->add_option("--width", a->width, "image width");
+    cmd->add_option("--height", a->height, "image height");
     cmd->add_flag("--think", a->think, "prepend BAGEL's generation think system prompt");
-    add_image_gen_options(cmd, a->gen);  // --seed: image k of every prompt uses seed + k (default 42)
+    add_image_gen_options(cmd, a->gen);  // --seed: image k of every prompt uses seed + k
     cmd->callback([a] {
       if (!a->generate_out.empty()) {
         generate_geneval(*a);

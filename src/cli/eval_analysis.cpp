@@ -192,8 +192,8 @@ void register_eval_analysis(CLI::App& app) {
     cmd->add_option("--base-shares-out", a->base_shares_out, "write the baseline's per-layer shares JSON");
     cmd->add_option("--tuned-shares-out", a->tuned_shares_out, "write the tuned model's per-layer shares JSON");
     cmd->add_option("--tokenizer", a->shared.tokenizer, "with models: tokenizer.json or a folder holding one");
-    cmd->add_option("--dtype", a->shared.dtype, "with models: float32 | bfloat16 (default float32)");
-    cmd->add_option("--device", a->shared.device, "with models: cpu | cuda | cuda:N (default cpu)");
+    cmd->add_option("--dtype", a->shared.dtype, "with models: float32 | bfloat16");
+    cmd->add_option("--device", a->shared.device, "with models: cpu | cuda | cuda:N");
     cmd->add_flag("!--no-progress", a->shared.progress, "no progress bar");
     cmd->add_option("--vit-width", a->analysis.vit_w, "ViT input width, a multiple of 14 (default: image)");
     cmd->add_option("--vit-height", a->analysis.vit_h, "ViT input height, a multiple of 14");

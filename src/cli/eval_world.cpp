@@ -86,7 +86,7 @@ void register_eval_world(CLI::App& app) {
   cmd->add_option("--shards", a->shards, "held-out shards (brace patterns allowed)")->required();
   cmd->add_option("--answers", a->answers, "CV-Bench answers JSONL ({idx, answer}; idx as in --export-cvbench)");
   cmd->add_option("--images", a->images, "GenEval-layout folder generated from --export-prompts");
-  cmd->add_option("--detections-out", a->detections_out, "where to write the detector's JSONL (default <images>/detections.jsonl)");
+  cmd->add_option("--detections-out", a->detections_out, "where to write the detector's JSONL (default: <images>/detections.jsonl)");
   cmd->add_option("--export-cvbench", a->export_cvbench, "write test.jsonl + images in the official CV-Bench layout");
   cmd->add_option("--export-prompts", a->export_prompts, "write the GenEval prompts as evaluation metadata JSONL");
   cmd->add_option("--export-pope", a->export_pope, "write coco_pope_<split>.json + images (POPE's official format)");

@@ -16,8 +16,8 @@ inline void add_model_options(CLI::App* cmd, infer::ModelArgs& m) {
   cmd->add_option("--weights", m.weights, "safetensors file or folder for --config");
   cmd->add_option("--ae", m.ae, "ae.safetensors (not for the pixel VAE)");
   cmd->add_option("--tokenizer", m.tokenizer, "tokenizer.json, vocab.json, or a folder holding one")->required();
-  cmd->add_option("--dtype", m.dtype, "float32 | bfloat16 (default float32)");
-  cmd->add_option("--device", m.device, "cpu | cuda | cuda:N (default cpu)");
+  cmd->add_option("--dtype", m.dtype, "float32 | bfloat16");
+  cmd->add_option("--device", m.device, "cpu | cuda | cuda:N");
   cmd->add_flag("!--no-progress", m.progress, "no progress bar");
 }
 
@@ -36,12 +36,12 @@ struct UnderstandArgs {
   std::string resize = "bagel";
 };
 inline void add_understand_options(CLI::App* cmd, UnderstandArgs& u) {
-  cmd->add_option("--max-length", u.max_length, "greedy decoding steps, the start token included (default 16)");
+  cmd->add_option("--max-length", u.max_length, "greedy decoding steps, the start token included");
   cmd->add_option("--vit-width", u.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", u.vit_h, "ViT input height, a multiple of 14");
   cmd->add_option("--resize", u.resize,
                   "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
-                  "rounded down (default bagel)");
+                  "rounded down");
 }
 // The model's answer function for such a benchmark: greedy, no think mode (as LLaVA's and BAGEL's own runs).
 inline infer::UnderstandFn make_benchmark_understand_fn(const infer::ModelArgs& model, const UnderstandArgs& u) {
@@ -51,24 +51,24 @@ inline infer::UnderstandFn make_benchmark_understand_fn(const infer::ModelArgs& 
 }
 
 inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
-  cmd->add_option("--steps", g.steps, "schedule points; steps - 1 model evaluations (default 50)");
-  cmd->add_option("--timestep-shift", g.timestep_shift, "schedule shift s (default 3.0)");
-  cmd->add_option("--cfg-text-scale", g.cfg_text_scale, "text guidance (default 4.0; <= 1 disables all guidance)");
-  cmd->add_option("--cfg-img-scale", g.cfg_img_scale, "image guidance (default 1.5)");
-  cmd->add_option("--cfg-interval-lo", g.cfg_interval_lo, "guidance only for lo < t <= hi (default 0.4)");
-  cmd->add_option("--cfg-interval-hi", g.cfg_interval_hi, "(default 1.0)");
-  cmd->add_option("--cfg-renorm-type", g.cfg_renorm_type, "global | channel | text_channel (default global)");
-  cmd->add_option("--cfg-renorm-min", g.cfg_renorm_min, "lower clamp of the renorm ratio; 1 disables (default 0)");
-  cmd->add_option("--seed", g.seed, "noise seed (default 0)");
+  cmd->add_option("--steps", g.steps, "schedule points; steps - 1 model evaluations");
+  cmd->add_option("--timestep-shift", g.timestep_shift, "schedule shift s");
+  cmd->add_option("--cfg-text-scale", g.cfg_text_scale, "text guidance (<= 1 disables all guidance)");
+  cmd->add_option("--cfg-img-scale", g.cfg_img_scale, "image guidance");
+  cmd->add_option("--cfg-interval-lo", g.cfg_interval_lo, "guidance only for lo < t <= hi");
+  cmd->add_option("--cfg-interval-hi", g.cfg_interval_hi, "upper end of the guidance interval");
+  cmd->add_option("--cfg-renorm-type", g.cfg_renorm_type, "global | channel | text_channel");
+  cmd->add_option("--cfg-renorm-min", g.cfg_renorm_min, "lower clamp of the renorm ratio; 1 disables");
+  cmd->add_option("--seed", g.seed, "noise seed");
 }
 
 // Think mode of generate / edit (docs/inference.md, "Think mode"): the plan's decoding options.
 inline void add_think_options(CLI::App* cmd, bool& think, infer::TextGenOptions& t) {
   cmd->add_flag("--think", think, "think mode: the model writes a plan (printed) from BAGEL's think system prompt, "
                                   "then generates with the plan in its context");
-  cmd->add_option("--think-max-length", t.max_length, "maximum plan decoding steps (default 1000)");
+  cmd->add_option("--think-max-length", t.max_length, "maximum plan decoding steps");
   cmd->add_flag("--think-sample", t.do_sample, "sample the plan from softmax(logits / T) instead of greedy");
-  cmd->add_option("--think-temperature", t.temperature, "plan sampling temperature (default 0.3)");
+  cmd->add_option("--think-temperature", t.temperature, "plan sampling temperature");
 }
 
 // Input / output options of the image tasks (edit, segment).
@@ -82,7 +82,7 @@ inline void add_image_task_options(CLI::App* cmd, infer::ImageTaskArgs& t) {
   cmd->add_option("--vit-height", t.vit_h, "ViT input height, a multiple of 14");
   cmd->add_option("--resize", t.resize,
                   "sizes not given: bagel = BAGEL's resize rules (VAE 512-1024; ViT 224-980, or 224 for SGT's proxy "
-                  "tasks), keep = the input size rounded down (default bagel)");
+                  "tasks), keep = the input size rounded down");
 }
 
 }  // namespace sgt::cli

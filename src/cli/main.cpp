@@ -40,6 +40,8 @@ int fail(const std::string& msg) {
 int main(int argc, char** argv) {
   CLI::App app{"sgt: Semantic Generative Tuning for unified multimodal models (C++/libtorch)"};
   app.require_subcommand(1);
+  // --help shows each option's default from the variable it is bound to, as each command set it (one source).
+  app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", "sgt 0.1.0");
   std::string log_level;
   app.add_option("--log-level", log_level, "debug | info | warn | error (default: $SGT_LOG_LEVEL or info)");

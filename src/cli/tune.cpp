@@ -232,7 +232,7 @@ void register_tune(CLI::App& app) {
   cmd->add_option("--steps", a->steps, "optimizer steps (overrides the config; the recipe: stage 2)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--pretrain-steps", a->pretrain_steps,
-                  "the recipe's stage 1 (reconstruction) steps (default 400; 0: none, segmentation from fresh weights)")
+                  "the recipe's stage 1 (reconstruction) steps (0: none, segmentation from fresh weights)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", a->device, "cpu | cuda (overrides the config; default cpu)")
       ->check(CLI::IsMember({"cpu", "cuda"}));

@@ -50,6 +50,25 @@ TEST(Cli, ErrorsAreOneClearLineAndNonZeroExit) {
   EXPECT_NE(unknown.exit_code, 0);
 }
 
+// --help prints each option's default from the variable the command binds (issue 25: edit and generate printed the
+// library's image-CFG default 1.5 while they use 2 and 1, eval geneval printed seed 0 while it uses 42; the
+// values are the commands' recommendations in docs/inference.md, "Classifier-free guidance", and docs/eval.md).
+TEST(Cli, HelpShowsTheDefaultsTheCommandsUse) {
+  auto line_of = [](const std::string& help, const std::string& option) {
+    const auto at = help.find(option);
+    if (at == std::string::npos) return std::string("(no " + option + ")");
+    return help.substr(at, help.find('\n', at) - at);
+  };
+  const auto edit = run_sgt("edit --help").output, gen = run_sgt("generate --help").output,
+             geneval = run_sgt("eval geneval --help").output;
+  EXPECT_NE(line_of(edit, "--cfg-img-scale").find("=2 "), std::string::npos) << line_of(edit, "--cfg-img-scale");
+  EXPECT_NE(line_of(gen, "--cfg-img-scale").find("=1 "), std::string::npos) << line_of(gen, "--cfg-img-scale");
+  EXPECT_NE(line_of(geneval, "--seed").find("=42 "), std::string::npos) << line_of(geneval, "--seed");
+  EXPECT_NE(line_of(gen, "--steps").find("=50 "), std::string::npos) << line_of(gen, "--steps");
+  // No option repeats a default in its text (the old "(default N)" strings went stale).
+  for (const auto* h : {&edit, &gen, &geneval}) EXPECT_EQ(h->find("(default 1.5)"), std::string::npos) << *h;
+}
+
 // An installed sgt (cmake --install) finds the tokenizer and the other data files beside itself, with no source tree
 // or environment variable naming them (core/assets.h, assets/README.md).
 TEST(Cli, InstalledBinaryFindsItsAssets) {
