@@ -14,17 +14,32 @@ int64_t required_int(const char* name, const char* launcher) {
   return env::get_int(name, 0);
 }
 
+// The variables that name a process's place in the launch, per launcher.
+struct LauncherVars {
+  const char *launcher, *rank, *world_size, *local_rank;
+};
+constexpr LauncherVars kTorchrun{"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"};
+constexpr LauncherVars kSlurm{"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"};
+
+// torchrun once RANK or WORLD_SIZE is set, else Slurm once SLURM_PROCID is; null: a single process.
+const LauncherVars* detect_launcher() {
+  if (env::get("RANK") || env::get("WORLD_SIZE")) return &kTorchrun;
+  if (env::get("SLURM_PROCID")) return &kSlurm;
+  return nullptr;
+}
+
 }  // namespace
 
 LaunchEnv launch_env() {
   LaunchEnv e;
-  const bool torchrun = env::get("RANK") || env::get("WORLD_SIZE");
-  const bool slurm = env::get("SLURM_PROCID").has_value();
-  if (torchrun) {
-    e.launcher = "torchrun";
-    e.rank = required_int("RANK", "torchrun");
-    e.world_size = required_int("WORLD_SIZE", "torchrun");
-    e.local_rank = env::get_int("LOCAL_RANK", 0);
+  const LauncherVars* vars = detect_launcher();
+  if (vars) {
+    e.launcher = vars->launcher;
+    e.rank = required_int(vars->rank, vars->launcher);
+    e.world_size = required_int(vars->world_size, vars->launcher);
+    e.local_rank = env::get_int(vars->local_rank, 0);
+  }
+  if (vars == &kTorchrun) {
     e.agent_store = env::get("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
     e.restart_count = env::get_int("TORCHELASTIC_RESTART_COUNT", 0);
     const int64_t local_world = env::get_int("LOCAL_WORLD_SIZE", e.world_size);
@@ -36,11 +51,7 @@ LaunchEnv launch_env() {
       e.master_addr = *addr;
       e.master_port = required_int("MASTER_PORT", "torchrun");
     }
-  } else if (slurm) {
-    e.launcher = "slurm";
-    e.rank = env::get_int("SLURM_PROCID", 0);
-    e.world_size = required_int("SLURM_NTASKS", "slurm");
-    e.local_rank = env::get_int("SLURM_LOCALID", 0);
+  } else if (vars == &kSlurm) {
     e.restart_count = env::get_int("SLURM_RESTART_COUNT", 0);
     if (e.world_size > 1) {
       // SLURM_LAUNCH_NODE_IPADDR is the node srun ran on: inside sbatch that is the batch host, which runs task 0.
@@ -79,16 +90,11 @@ LaunchEnv launch_env_or_single() {
       return fallback;
     }
   };
-  if (env::get("RANK") || env::get("WORLD_SIZE")) {
-    e.launcher = "torchrun";
-    e.rank = read("RANK", 0);
-    e.world_size = read("WORLD_SIZE", 1);
-    e.local_rank = read("LOCAL_RANK", 0);
-  } else if (env::get("SLURM_PROCID")) {
-    e.launcher = "slurm";
-    e.rank = read("SLURM_PROCID", 0);
-    e.world_size = read("SLURM_NTASKS", 1);
-    e.local_rank = read("SLURM_LOCALID", 0);
+  if (const LauncherVars* vars = detect_launcher()) {
+    e.launcher = vars->launcher;
+    e.rank = read(vars->rank, 0);
+    e.world_size = read(vars->world_size, 1);
+    e.local_rank = read(vars->local_rank, 0);
   }
   return e;
 }
