@@ -12,13 +12,17 @@
 namespace sgt::model {
 
 namespace {
+// A config's own name for its architecture must be one this build has (e.g. "gpt" is refused, not built as BAGEL);
+// `where` names the config.
+void check_known_architecture(const std::string& name, const std::string& where) {
+  const auto known = architecture_names();
+  SGT_CHECK(std::find(known.begin(), known.end(), name) != known.end(), "model.config",
+            "{}: unknown architecture '{}' (known: {})", where, name, fmt::join(known, ", "));
+}
+
 BagelConfig parse_bagel(const config::Json& j, const std::string& where) {
   auto c = config::from_json<BagelConfig>(j, where);
-  // The config's own name for its architecture must be one this build has (e.g. "gpt" is refused, not built as
-  // BAGEL).
-  const auto known = architecture_names();
-  SGT_CHECK(std::find(known.begin(), known.end(), c.architecture) != known.end(), "model.config",
-            "{}: unknown architecture '{}' (known: {})", where, c.architecture, fmt::join(known, ", "));
+  check_known_architecture(c.architecture, where);
   return c;
 }
 
@@ -102,9 +106,7 @@ BagelConfig load_model_config(const std::string& path) {
               path, j.at("architecture").dump());
     name = j.at("architecture").get<std::string>();
   }
-  const auto known = architecture_names();
-  SGT_CHECK(std::find(known.begin(), known.end(), name) != known.end(), "model.config",
-            "{}: unknown architecture '{}' (known: {})", path, name, fmt::join(known, ", "));
+  check_known_architecture(name, path);  // before find_architecture, whose error cannot name the file
   return find_architecture(name).parse(j, path);
 }
 
