@@ -20,15 +20,12 @@ KVSession::KVSession(KVCache& cache, int64_t layers, int64_t n, bool update)
               "the cache holds {} layers, the model has {}", s->k.size(), layers);
     SGT_CHECK(s->used >= len_, "model.kv_cache", "the view sees {} tokens, its store holds {}", len_, s->used);
   }
-  if (!s) {
-    if (!update) return;  // nothing cached, nothing kept: attend to the new rows alone
-    s = std::make_shared<KVStore>();
-    s->k.resize(static_cast<size_t>(layers));
-    s->v.resize(static_cast<size_t>(layers));
-  } else if (s->used != len_) {
-    // Another view appended past this one: its rows must not be overwritten.
-    if (!update) return;  // read-only: concatenate
-    from_ = s;
+  // No store yet, or another view appended past this one (its rows must not be overwritten): without update,
+  // attend to the cached rows (if any) and the new ones concatenated; with update, a store of this view's own,
+  // whose buffers ensure() fills with the rows this view sees.
+  if (!s || s->used != len_) {
+    if (!update) return;
+    from_ = s;  // null when there was no store
     s = std::make_shared<KVStore>();
     s->k.resize(static_cast<size_t>(layers));
     s->v.resize(static_cast<size_t>(layers));
