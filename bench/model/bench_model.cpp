@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   c.num_attention_heads = 8;
   c.num_key_value_heads = 2;
   c.qk_norm = false;  // the HF Qwen2 reference has none
-  c.layer_module = "Qwen2DecoderLayer";
+  c.layer_module = LayerModule::kDense;
   torch::manual_seed(0);
   Qwen2ForCausalLM lm(c);
   lm->train();

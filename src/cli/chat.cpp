@@ -20,7 +20,7 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--question,-q", a->chat.question, "the question")->required();
   cmd->add_option("--vit-width", a->chat.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", a->chat.vit_h, "ViT input height, a multiple of 14");
-  cmd->add_option("--resize", a->chat.resize,
+  add_enum_option(cmd, "--resize", a->chat.resize,
                   "ViT size not given: bagel = BAGEL's chat rule (sides 378-980, stride 14), keep = the image's, "
                   "rounded down");
   cmd->add_option("--max-length", a->chat.text.max_length, "maximum decoding steps");

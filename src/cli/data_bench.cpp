@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/data.h"
+#include "cli/enum_option.h"
 #include "core/error.h"
 #include "data/bad_sample.h"
 #include "data/image.h"
@@ -36,7 +37,7 @@ struct DataBenchArgs {
   std::vector<int64_t> threads{1, 2};
   int64_t samples = 0;  // good samples per run; 0: all (one epoch)
   int64_t world_scenes = 48;
-  std::string task = "segment";
+  data::ProxyTaskKind task = data::ProxyTaskKind::kSegment;
   data::ImageTransformConfig transform;
   bool json = false, keep = false;
   uint64_t seed = 0;
@@ -73,7 +74,8 @@ RunResult run_once(const DataBenchArgs& a, const std::vector<std::string>& shard
   cfg.window = std::max<int64_t>(8, 4 * threads);
   cfg.epochs = 1;
   const data::ImageTransformConfig transform = a.transform;
-  const bool nearest_target = task->name() == "segment", needs_depth = task->name() == "depth";
+  const bool nearest_target = task->kind() == data::ProxyTaskKind::kSegment;
+  const bool needs_depth = task->kind() == data::ProxyTaskKind::kDepth;
   auto decode = [task, transform, nearest_target, needs_depth](data::WdsSample& s, Rng& rng) -> std::any {
     BenchSample out;
     for (const auto& [ext, v] : s.fields) out.in_bytes += v.size();
@@ -157,7 +159,7 @@ void run_data_bench(const DataBenchArgs& a) {
   std::shared_ptr<const data::ProxyTask> task =
       data::make_proxy_task(tcfg, std::make_shared<const data::Instructions>(data::Instructions::builtin()));
   std::printf("%zu shard(s), %.1f MB; task %s; resize to shorter side >= %lld, longer <= %lld, stride %lld\n",
-              shards.size(), shard_bytes / 1e6, a.task.c_str(), static_cast<long long>(a.transform.min_size),
+              shards.size(), shard_bytes / 1e6, std::string(name_of(a.task)).c_str(), static_cast<long long>(a.transform.min_size),
               static_cast<long long>(a.transform.max_size), static_cast<long long>(a.transform.stride));
   std::printf("%8s %8s %6s %9s %10s %8s %16s %12s  %s\n", "threads", "samples", "bad", "seconds", "samples/s",
               "MB/s", "samples/s/thread", "cpu s/sample", "out Mpx");
@@ -189,7 +191,7 @@ void register_data_bench(CLI::App& app) {
                   "tar shards with jpg + SA-1B json (brace patterns allowed); none: a synthetic world in a temp dir");
   cmd->add_option("--threads", args->threads, "decode threads of each run (e.g. --threads 1,2)")->delimiter(',');
   cmd->add_option("--samples", args->samples, "good samples per run (default: all, one epoch)");
-  cmd->add_option("--task", args->task, "proxy task of the target (segment, edge, recon, ...)");
+  add_enum_option(cmd, "--task", args->task, "proxy task of the target");
   cmd->add_option("--min-size", args->transform.min_size, "shorter side of the training size, at least");
   cmd->add_option("--max-size", args->transform.max_size, "longer side of the training size, at most");
   cmd->add_option("--world-scenes", args->world_scenes, "scenes of the synthetic world written when no shards given");

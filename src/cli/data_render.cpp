@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/data.h"
+#include "cli/enum_option.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "data/bad_sample.h"
@@ -71,7 +72,7 @@ void run_render(const RenderArgs& a) {
       bad.record(e, s.url + ":" + s.key);
     }
   }
-  std::printf("rendered %lld %s examples into %s; %s\n", static_cast<long long>(n), cfg.task.c_str(), a.out.c_str(),
+  std::printf("rendered %lld %s examples into %s; %s\n", static_cast<long long>(n), std::string(name_of(cfg.task)).c_str(), a.out.c_str(),
               bad.summary().c_str());
 }
 
@@ -85,10 +86,9 @@ void register_data_render(CLI::App& app) {
   cmd->add_option("--out", args->out, "output folder")->required();
   cmd->add_option("--instructions", args->instructions,
                   "instructions.json (task -> templates); default: one built-in template per task");
-  cmd->add_option("--task", args->task.task, "segment|edge|depth|recon|inpaint|mae|denoise|deblur|derain|"
-                                             "super_resolution|enhance");
+  add_enum_option(cmd, "--task", args->task.task, "the proxy task");
   cmd->add_option("--task-config", args->task_config, "JSON ProxyTaskConfig (replaces --task/--mask-resize)");
-  cmd->add_option("--mask-resize", args->task.mask_resize, "nearest (default) | bicubic (the reference's)");
+  add_enum_option(cmd, "--mask-resize", args->task.mask_resize, "instance-map resize (bicubic: the reference's)");
   cmd->add_option("--seed", args->seed, "seed of the per-image colour / instruction streams");
   cmd->add_option("--limit", args->limit, "examples to render");
   cmd->callback([args] { run_render(*args); });

@@ -14,7 +14,7 @@ void register_edit(CLI::App& app) {
   auto a = std::make_shared<Args>();
   a->task.gen.cfg_img_scale = 2.0;  // edit recommendation (docs/inference.md, "Classifier-free guidance")
   a->task.gen.cfg_interval_lo = 0.0;
-  a->task.gen.cfg_renorm_type = "text_channel";
+  a->task.gen.cfg_renorm_type = infer::RenormType::kTextChannel;
   auto* cmd = app.add_subcommand("edit", "Edit an image following an instruction");
   add_model_options(cmd, a->model);
   add_image_task_options(cmd, a->task);

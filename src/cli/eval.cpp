@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/eval.h"
+#include "cli/enum_option.h"
 #include "cli/infer_args.h"
 #include "core/assets.h"
 #include "core/error.h"
@@ -62,8 +63,14 @@ struct GenArgs {
   bool think = false;
   infer::ImageGenOptions gen;
 };
+// What `sgt eval seg` scores: instance maps (matched-instance IoU), edge maps (F1) or depth maps.
+enum class MapKind { kSeg, kEdge, kDepth };
+constexpr auto enum_names(MapKind) {
+  return std::array{EnumName{MapKind::kSeg, "seg"}, EnumName{MapKind::kEdge, "edge"}, EnumName{MapKind::kDepth, "depth"}};
+}
 struct SegArgs {
-  std::string pred, gt, kind = "seg", out;
+  std::string pred, gt, out;
+  MapKind kind = MapKind::kSeg;
   int64_t tolerance = 40, min_pixels = 16, edge_threshold = 128;
   double edge_tolerance = 2;
   bool split = false;
@@ -155,7 +162,6 @@ void run_geneval(const GenArgs& a) {
 // Pairs <pred>/<name> with <gt>/<name> (same file name, PNG or JPEG) and averages the metric over pairs.
 void run_seg(const SegArgs& a) {
   SGT_CHECK(fs::is_directory(a.pred) && fs::is_directory(a.gt), "eval", "--pred {} and --gt {} must be folders", a.pred, a.gt);
-  SGT_CHECK(a.kind == "seg" || a.kind == "edge" || a.kind == "depth", "eval", "--kind {} is not seg, edge or depth", a.kind);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(a.gt)) {
     const std::string ext = e.path().extension().string();
@@ -171,14 +177,14 @@ void run_seg(const SegArgs& a) {
     SGT_CHECK(fs::exists(pp), "eval", "no prediction {} for ground truth {}/{}", pp, a.gt, name);
     const data::Image pred = data::read_image(pp), gt = data::read_image(a.gt + "/" + name);
     std::map<std::string, double> m;
-    if (a.kind == "seg") {
+    if (a.kind == MapKind::kSeg) {
       eval::SegMatchOptions o;
       o.color_tolerance = a.tolerance;
       o.min_region_pixels = a.min_pixels;
       o.split_components = a.split;
       const auto r = eval::matched_instance_iou(pred, gt, o);
       m = {{"mean_iou", r.mean_iou}, {"precision50", r.precision}, {"recall50", r.recall}};
-    } else if (a.kind == "edge") {
+    } else if (a.kind == MapKind::kEdge) {
       const auto r = eval::edge_f1(pred, gt, {a.edge_threshold, a.edge_tolerance});
       m = {{"f1", r.f1}, {"precision", r.precision}, {"recall", r.recall}};
     } else {
@@ -190,9 +196,9 @@ void run_seg(const SegArgs& a) {
     ++n;
   }
   nlohmann::ordered_json j;
-  j["kind"] = a.kind;
+  j["kind"] = name_of(a.kind);
   j["images"] = n;
-  std::printf("%s over %lld image pairs\n", a.kind.c_str(), static_cast<long long>(n));
+  std::printf("%s over %lld image pairs\n", std::string(name_of(a.kind)).c_str(), static_cast<long long>(n));
   for (const auto& [k, v] : sums) {
     j["mean"][k] = v / n;
     std::printf("  %-12s %.4f\n", k.c_str(), v / n);
@@ -261,7 +267,7 @@ void register_eval(CLI::App& app) {
     auto* cmd = parent->add_subcommand("seg", "Dense-target quality: matched-instance IoU, edge F1 or depth errors");
     cmd->add_option("--pred", a->pred, "folder of generated maps")->required();
     cmd->add_option("--gt", a->gt, "folder of ground-truth maps (same file names)")->required();
-    cmd->add_option("--kind", a->kind, "seg | edge | depth");
+    add_enum_option(cmd, "--kind", a->kind, "what the maps are");
     cmd->add_option("--color-tolerance", a->tolerance, "seg: L1 RGB distance joining a colour cluster");
     cmd->add_option("--min-pixels", a->min_pixels, "seg: smallest predicted region");
     cmd->add_flag("--split-components", a->split, "seg: split colour clusters into connected components");

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/enum_option.h"
 #include "infer/app.h"
 
 namespace sgt::cli {
@@ -16,7 +17,7 @@ inline void add_model_options(CLI::App* cmd, infer::ModelArgs& m) {
   cmd->add_option("--weights", m.weights, "safetensors file or folder for --config");
   cmd->add_option("--ae", m.ae, "ae.safetensors (not for the pixel VAE)");
   cmd->add_option("--tokenizer", m.tokenizer, "tokenizer.json, vocab.json, or a folder holding one")->required();
-  cmd->add_option("--dtype", m.dtype, "float32 | bfloat16");
+  add_enum_option(cmd, "--dtype", m.dtype, "weights dtype");
   cmd->add_option("--device", m.device, "cpu | cuda | cuda:N");
   cmd->add_flag("!--no-progress", m.progress, "no progress bar");
 }
@@ -33,13 +34,13 @@ inline bool has_model(const infer::ModelArgs& m) { return !m.model_dir.empty() |
 // max_length steps, the ViT input size given or chosen by the resize rule.
 struct UnderstandArgs {
   int64_t vit_w = 0, vit_h = 0, max_length = 16;
-  std::string resize = "bagel";
+  infer::ResizeRule resize = infer::ResizeRule::kBagel;
 };
 inline void add_understand_options(CLI::App* cmd, UnderstandArgs& u) {
   cmd->add_option("--max-length", u.max_length, "greedy decoding steps, the start token included");
   cmd->add_option("--vit-width", u.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", u.vit_h, "ViT input height, a multiple of 14");
-  cmd->add_option("--resize", u.resize,
+  add_enum_option(cmd, "--resize", u.resize,
                   "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
                   "rounded down");
 }
@@ -57,7 +58,7 @@ inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
   cmd->add_option("--cfg-img-scale", g.cfg_img_scale, "image guidance");
   cmd->add_option("--cfg-interval-lo", g.cfg_interval_lo, "guidance only for lo < t <= hi");
   cmd->add_option("--cfg-interval-hi", g.cfg_interval_hi, "upper end of the guidance interval");
-  cmd->add_option("--cfg-renorm-type", g.cfg_renorm_type, "global | channel | text_channel");
+  add_enum_option(cmd, "--cfg-renorm-type", g.cfg_renorm_type, "CFG renormalisation");
   cmd->add_option("--cfg-renorm-min", g.cfg_renorm_min, "lower clamp of the renorm ratio; 1 disables");
   cmd->add_option("--seed", g.seed, "noise seed");
 }
@@ -80,7 +81,7 @@ inline void add_image_task_options(CLI::App* cmd, infer::ImageTaskArgs& t) {
   cmd->add_option("--height", t.height, "output height");
   cmd->add_option("--vit-width", t.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", t.vit_h, "ViT input height, a multiple of 14");
-  cmd->add_option("--resize", t.resize,
+  add_enum_option(cmd, "--resize", t.resize,
                   "sizes not given: bagel = BAGEL's resize rules (VAE 512-1024; ViT 224-980, or 224 for SGT's proxy "
                   "tasks), keep = the input size rounded down");
 }

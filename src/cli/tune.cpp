@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/enum_option.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -110,9 +111,9 @@ void run_tune(const TuneArgs& a) {
   for (train::TrainConfig* c : {&cfg, pre ? &*pre : nullptr}) {
     if (!c) continue;
     c->tokenizer = tokenizer;
-    if (!a.device.empty()) c->device = a.device;
-    if (!a.precision.empty()) c->precision = a.precision;
-    if (!a.attention.empty()) c->attention = a.attention;
+    if (!a.device.empty()) c->device = enum_from_name<train::TrainDevice>(a.device, "--device");
+    if (!a.precision.empty()) c->precision = enum_from_name<train::Precision>(a.precision, "--precision");
+    if (!a.attention.empty()) c->attention = enum_from_name<train::AttentionChoice>(a.attention, "--attention");
     if (a.restart) c->restart = true;
   }
   cfg.validate();  // before any work: a bad combination (bf16 on the CPU, ...) is one line
@@ -132,7 +133,7 @@ void run_tune(const TuneArgs& a) {
   }
   if (a.steps >= 0) {
     cfg.steps = a.steps;
-    if (cfg.lr.kind == "cosine") cfg.lr.total_steps = std::max(cfg.lr.total_steps, cfg.steps);
+    if (cfg.lr.kind == train::LrKind::kCosine) cfg.lr.total_steps = std::max(cfg.lr.total_steps, cfg.steps);
   }
   std::shared_ptr<train::Dist> dist;
   if (env.world_size > 1) {
@@ -167,14 +168,14 @@ void run_tune(const TuneArgs& a) {
     start_step = t.step();
     log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}, foreground IoU {:.4f}, input "
               "sensitivity {:.4f}) over {} samples, {:.1f} s",
-              t.step(), src.task.task, start.score, start.mean_iou, start.foreground_iou, start.input_sensitivity,
+              t.step(), name_of(src.task.task), start.score, start.mean_iou, start.foreground_iou, start.input_sensitivity,
               samples.size(), start.seconds);
     summary["start"] = scores(start, t.step());
   };
   if (pre) {
     {
       train::Trainer stage1(*pre, dist);
-      log::info("tune: stage 1 ({} proxy task, {} steps) in {}", pre->data.sources.front().task.task, pre->steps,
+      log::info("tune: stage 1 ({} proxy task, {} steps) in {}", name_of(pre->data.sources.front().task.task), pre->steps,
                 pre->run_dir);
       measure_start(stage1);
       stage1.run();
@@ -184,7 +185,7 @@ void run_tune(const TuneArgs& a) {
     const auto latest = io::latest_checkpoint(pre->run_dir + "/checkpoints");
     SGT_CHECK(latest.has_value(), "tune", "stage 1 wrote no checkpoint in {}/checkpoints", pre->run_dir);
     cfg.init_from = latest->file("model.safetensors");
-    log::info("tune: stage 2 ({} proxy task, {} steps) from {}", seg_source.task.task, cfg.steps, cfg.init_from);
+    log::info("tune: stage 2 ({} proxy task, {} steps) from {}", name_of(seg_source.task.task), cfg.steps, cfg.init_from);
   }
   train::Trainer trainer(cfg, dist);
   if (!pre) measure_start(trainer);
@@ -198,7 +199,7 @@ void run_tune(const TuneArgs& a) {
                                         seg_source.task.task, gen, seg);
     summary["end"] = scores(end, trainer.step());
     summary["end_ema"] = scores(end_ema, trainer.step());
-    if (pre) summary["stage1"] = {{"task", pre->data.sources.front().task.task}, {"steps", pre->steps},
+    if (pre) summary["stage1"] = {{"task", name_of(pre->data.sources.front().task.task)}, {"steps", pre->steps},
                                   {"run_dir", pre->run_dir}};
     summary["per_sample_iou_start"] = start.per_sample;
     summary["per_sample_iou_end"] = end.per_sample;
@@ -234,12 +235,10 @@ void register_tune(CLI::App& app) {
   cmd->add_option("--pretrain-steps", a->pretrain_steps,
                   "the recipe's stage 1 (reconstruction) steps (0: none, segmentation from fresh weights)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--device", a->device, "cpu | cuda (overrides the config; default cpu)")
-      ->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--precision", a->precision, "fp32 | bf16 (bf16: autocast on CUDA, fp32 master weights)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--attention", a->attention, "auto | splitwise | dense | packed (the decoder's attention kernels)")
-      ->check(CLI::IsMember({"auto", "splitwise", "dense", "packed"}));
+  add_enum_override<train::TrainDevice>(cmd, "--device", a->device, "overrides the config's device (default cpu)");
+  add_enum_override<train::Precision>(cmd, "--precision",
+                                      a->precision, "overrides the config's (bf16: autocast on CUDA, fp32 master weights)");
+  add_enum_override<train::AttentionChoice>(cmd, "--attention", a->attention, "the decoder's attention kernels");
   cmd->add_option("--tokenizer", a->tokenizer, "Qwen2 tokenizer.json (default: $SGT_TOKENIZER, else assets/qwen-tokenizer/tokenizer.json)");
   cmd->add_option("--heldout", a->heldout,
                   "held-out shard(s) of the first (proxy) source, measured before and after (default: the recipe's)");

@@ -10,7 +10,8 @@
 //   };
 //
 // from_json rejects unknown keys (naming them and the file), type-checks every field, keeps defaults for
-// missing ones and runs validate(); to_json writes every field, so JSON -> struct -> JSON round-trips.
+// missing ones and runs validate(); to_json writes every field, so JSON -> struct -> JSON round-trips. Enums are
+// written and read as their names (core/enum_names.h); an unknown name is refused with the known ones listed.
 #include <functional>
 #include <map>
 #include <optional>
@@ -21,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
 #include "core/error.h"
 
 namespace sgt::config {
@@ -36,6 +38,10 @@ template <class T>
 concept Visitable = requires(T t, ProbeVisitor p) { t.visit(p); };
 template <class T>
 concept Validatable = requires(const T t) { t.validate(); };
+// State files (loader, mixer, trainer) set `static constexpr bool kAllKeysRequired = true;`: a missing key is an
+// error there (a config keeps its default instead). std::optional fields may still be absent.
+template <class T>
+concept AllKeysRequired = requires { requires T::kAllKeysRequired; };
 template <class T>
 struct IsVector : std::false_type {};
 template <class T>
@@ -59,7 +65,9 @@ namespace detail {
 
 template <class F>
 void read_value(const Json& j, F& out, const std::string& where) {
-  if constexpr (Visitable<F>) {
+  if constexpr (std::is_same_v<F, Json>) {  // free-form JSON kept as it is (e.g. per-source bad-sample counts)
+    out = j;
+  } else if constexpr (Visitable<F>) {
     out = from_json<F>(j, where);
   } else if constexpr (IsOptional<F>::value) {
     if (j.is_null()) {
@@ -93,14 +101,20 @@ void read_value(const Json& j, F& out, const std::string& where) {
   } else if constexpr (std::is_same_v<F, std::string>) {
     SGT_CHECK(j.is_string(), "config", "{}: expected a string, got {}", where, j.dump());
     out = j.get<std::string>();
+  } else if constexpr (NamedEnum<F>) {
+    SGT_CHECK(j.is_string(), "config", "{}: expected one of {}, got {}", where, enum_choices<F>(", "), j.dump());
+    out = enum_from_name<F>(j.get<std::string>(), where);
   } else {
+    static_assert(!std::is_enum_v<F>, "an enum in a config needs an enum_names() table (core/enum_names.h)");
     out = j.get<F>();
   }
 }
 
 template <class F>
 Json write_value(const F& v) {
-  if constexpr (Visitable<F>) {
+  if constexpr (std::is_same_v<F, Json>) {
+    return v;
+  } else if constexpr (Visitable<F>) {
     return to_json(v);
   } else if constexpr (IsOptional<F>::value) {
     return v ? write_value(*v) : Json(nullptr);
@@ -112,6 +126,8 @@ Json write_value(const F& v) {
     Json obj = Json::object();
     for (const auto& [k, x] : v) obj[k] = write_value(x);
     return obj;
+  } else if constexpr (NamedEnum<F>) {
+    return Json(std::string(name_of(v)));
   } else {
     return Json(v);
   }
@@ -121,11 +137,16 @@ struct Reader {
   const Json& j;
   const std::string& where;
   std::set<std::string> known;
+  std::vector<std::string> missing;  // non-optional keys the object lacks
   template <class F>
   void operator()(const char* key, F& field) {
     known.insert(key);
     auto it = j.find(key);
-    if (it != j.end()) read_value(*it, field, where + "." + key);
+    if (it != j.end()) {
+      read_value(*it, field, where + "." + key);
+    } else if constexpr (!IsOptional<F>::value) {
+      missing.push_back(key);
+    }
   }
 };
 
@@ -144,7 +165,7 @@ T from_json(const Json& j, const std::string& where) {
   static_assert(detail::Visitable<T>, "config types list their fields with visit()");
   SGT_CHECK(j.is_object(), "config", "{}: expected a JSON object, got {}", where, j.type_name());
   T value{};
-  detail::Reader reader{j, where, {}};
+  detail::Reader reader{j, where, {}, {}};
   value.visit(reader);
   std::vector<std::string> unknown;
   for (auto it = j.begin(); it != j.end(); ++it)
@@ -152,6 +173,9 @@ T from_json(const Json& j, const std::string& where) {
   if (!unknown.empty()) {
     SGT_FAIL("config", "{}: unknown key(s) {} (known: {})", where, fmt::join(unknown, ", "),
              fmt::join(reader.known, ", "));
+  }
+  if constexpr (detail::AllKeysRequired<T>) {
+    if (!reader.missing.empty()) SGT_FAIL("config", "{}: missing key(s) {}", where, fmt::join(reader.missing, ", "));
   }
   if constexpr (detail::Validatable<T>) {
     try {

@@ -4,20 +4,10 @@
 
 namespace sgt::data {
 
-const char* to_string(AttnMode m) {
-  switch (m) {
-    case AttnMode::kCausal: return "causal";
-    case AttnMode::kFull: return "full";
-    case AttnMode::kNoise: return "noise";
-  }
-  return "?";
-}
+// The table's names are string literals, so the view is NUL-terminated.
+const char* to_string(AttnMode m) { return name_of(m).data(); }
 
-AttnMode attn_mode_from_string(const std::string& s) {
-  for (AttnMode m : {AttnMode::kCausal, AttnMode::kFull, AttnMode::kNoise})
-    if (s == to_string(m)) return m;
-  SGT_FAIL("data.layout", "unknown attention mode '{}' (causal, full or noise)", s);
-}
+AttnMode attn_mode_from_string(const std::string& s) { return enum_from_name<AttnMode>(s, "attention mode"); }
 
 PackLayout PackLayout::from_samples(const std::vector<std::vector<std::pair<int64_t, AttnMode>>>& samples) {
   PackLayout out;

@@ -6,15 +6,22 @@
 //   full   - a ViT image or a clean VAE image: bidirectional inside the split, sees the earlier splits;
 //   noise  - a noisy VAE image: like full, but no other split ever sees it.
 // Nothing crosses samples. The mask itself is built in one place (model/attention.h).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.h"
+
 namespace sgt::data {
 
 enum class AttnMode { kCausal, kFull, kNoise };
-const char* to_string(AttnMode m);                  // "causal" | "full" | "noise"
+constexpr auto enum_names(AttnMode) {
+  return std::array{EnumName{AttnMode::kCausal, "causal"}, EnumName{AttnMode::kFull, "full"},
+                    EnumName{AttnMode::kNoise, "noise"}};
+}
+const char* to_string(AttnMode m);                     // its name in the table above
 AttnMode attn_mode_from_string(const std::string& s);  // the inverse; unknown names list the three
 
 struct Split {

@@ -23,23 +23,14 @@ void LoaderConfig::validate() const {
   SGT_CHECK(max_bad_in_row >= 1, "loader", "max_bad_in_row {} must be >= 1", max_bad_in_row);
 }
 
-std::string LoaderState::to_json() const {
-  config::Json j;
-  j["epoch"] = epoch;
-  j["position"] = position;
-  return j.dump();
+void LoaderState::validate() const {
+  SGT_CHECK(epoch >= 0 && position >= 0, "loader", "negative loader state (epoch {}, position {})", epoch, position);
 }
 
+std::string LoaderState::to_json() const { return config::to_json(*this).dump(); }
+
 LoaderState LoaderState::from_json(const std::string& text) {
-  const auto j = config::parse(text, "loader state");
-  SGT_CHECK(j.is_object() && j.contains("epoch") && j.contains("position") && j["epoch"].is_number_integer() &&
-                j["position"].is_number_integer(),
-            "loader", "loader state must be {{\"epoch\": int, \"position\": int}}, got {}", text);
-  LoaderState s;
-  s.epoch = j["epoch"].get<int64_t>();
-  s.position = j["position"].get<int64_t>();
-  SGT_CHECK(s.epoch >= 0 && s.position >= 0, "loader", "negative loader state {}", text);
-  return s;
+  return config::from_json<LoaderState>(config::parse(text, "loader state"), "loader state");
 }
 
 namespace {

@@ -76,9 +76,16 @@ struct LoaderConfig {
 };
 
 struct LoaderState {
+  static constexpr bool kAllKeysRequired = true;  // read from checkpoints: nothing may be silently defaulted
   int64_t epoch = 0;
   int64_t position = 0;  // samples of this epoch's order already handed out or skipped as bad
-  std::string to_json() const;
+  template <class V>
+  void visit(V&& v) {
+    v("epoch", epoch);
+    v("position", position);
+  }
+  void validate() const;
+  std::string to_json() const;  // through the config visitor (core/config.h)
   static LoaderState from_json(const std::string& text);  // throws sgt::Error on malformed text
 };
 

@@ -17,26 +17,25 @@ namespace sgt::data {
 std::unique_ptr<ProxyTask> make_lowlevel_task(const ProxyTaskConfig& cfg, std::shared_ptr<const Instructions> instr);
 
 const std::vector<std::string>& proxy_task_names() {
-  static const std::vector<std::string> kNames = {"segment", "edge",    "depth",  "recon",
-                                                  "inpaint", "mae",     "denoise", "deblur",
-                                                  "derain",  "super_resolution", "enhance"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const auto& e : enum_names(ProxyTaskKind{})) names.emplace_back(e.name);
+    return names;
+  }();
   return kNames;
 }
 
+std::string instruction_list_for(ProxyTaskKind task) {
+  if (task == ProxyTaskKind::kInpaint || task == ProxyTaskKind::kMae) return "inpainting";
+  if (task == ProxyTaskKind::kDeblur) return "deblurring";
+  return std::string(name_of(task));
+}
+
 std::string instruction_list_for(const std::string& task) {
-  if (task == "inpaint" || task == "mae") return "inpainting";
-  if (task == "deblur") return "deblurring";
-  return task;
+  return instruction_list_for(enum_from_name<ProxyTaskKind>(task, "proxy task"));
 }
 
 void ProxyTaskConfig::validate() const {
-  const auto& names = proxy_task_names();
-  SGT_CHECK(std::find(names.begin(), names.end(), task) != names.end(), "proxy", "unknown task '{}' (known: {})",
-            task, fmt::join(names, ", "));
-  SGT_CHECK(mask_resize == "nearest" || mask_resize == "bicubic", "proxy",
-            "mask_resize must be 'nearest' or 'bicubic', got '{}'", mask_resize);
-  SGT_CHECK(color_mode == "random" || color_mode == "position", "proxy",
-            "color_mode must be 'random' or 'position', got '{}'", color_mode);
   SGT_CHECK(min_color_distance >= 0 && min_color_distance <= 255 * 3, "proxy", "min_color_distance {} outside [0, 765]",
             min_color_distance);
   SGT_CHECK(max_masks >= 1, "proxy", "max_masks {} must be >= 1", max_masks);
@@ -62,7 +61,7 @@ ProxyExample ProxyTask::make(const ProxySource& src, Rng& rng) const {
   ProxyExample out;
   out.task = name();
   render(src, rng, out);
-  out.instruction = instr_->draw(instruction_list_for(name()), rng);
+  out.instruction = instr_->draw(instruction_list_for(cfg_.task), rng);
   return out;
 }
 
@@ -244,11 +243,14 @@ class SegmentTask final : public ProxyTask {
  public:
   using ProxyTask::ProxyTask;
   void render(const ProxySource& src, Rng& rng, ProxyExample& out) const override {
-    Image map = cfg_.color_mode == "position"
+    Image map = cfg_.color_mode == ColorMode::kPosition
                     ? render_instance_map(src.instances, position_colours(src.instances))
                     : render_instance_map(src.instances, rng, cfg_.min_color_distance);
     if (map.width != src.image.width || map.height != src.image.height) {
-      map = cfg_.mask_resize == "nearest" ? resize_nearest(map, src.image.width, src.image.height)
+      SGT_BAD_SAMPLE(cfg_.mask_resize != MaskResize::kReject, BadSampleReason::kSizeMismatch, "proxy",
+                     "instance masks are {}x{}, the image {}x{} (mask_resize reject)", map.width, map.height,
+                     src.image.width, src.image.height);
+      map = cfg_.mask_resize == MaskResize::kNearest ? resize_nearest(map, src.image.width, src.image.height)
                                           : resize_bicubic(map, src.image.width, src.image.height);
     }
     out.input = src.image;
@@ -291,11 +293,11 @@ class ReconTask final : public ProxyTask {
 
 std::unique_ptr<ProxyTask> make_proxy_task(const ProxyTaskConfig& cfg, std::shared_ptr<const Instructions> instr) {
   cfg.validate();
-  SGT_CHECK(instr != nullptr, "proxy", "task {}: no instruction set", cfg.task);
+  SGT_CHECK(instr != nullptr, "proxy", "task {}: no instruction set", name_of(cfg.task));
   instr->list(instruction_list_for(cfg.task));  // fail early when the list is missing
-  if (cfg.task == "segment") return std::unique_ptr<ProxyTask>(new SegmentTask(cfg, std::move(instr)));
-  if (cfg.task == "depth") return std::unique_ptr<ProxyTask>(new DepthTask(cfg, std::move(instr)));
-  if (cfg.task == "recon") return std::unique_ptr<ProxyTask>(new ReconTask(cfg, std::move(instr)));
+  if (cfg.task == ProxyTaskKind::kSegment) return std::unique_ptr<ProxyTask>(new SegmentTask(cfg, std::move(instr)));
+  if (cfg.task == ProxyTaskKind::kDepth) return std::unique_ptr<ProxyTask>(new DepthTask(cfg, std::move(instr)));
+  if (cfg.task == ProxyTaskKind::kRecon) return std::unique_ptr<ProxyTask>(new ReconTask(cfg, std::move(instr)));
   return make_lowlevel_task(cfg, std::move(instr));
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/rng.h"
 #include "data/image.h"
 #include "data/instructions.h"
@@ -41,11 +42,27 @@ struct ProxyExample {
   Image target;  // what the model generates
 };
 
+enum class ProxyTaskKind {
+  kSegment, kEdge, kDepth, kRecon, kInpaint, kMae, kDenoise, kDeblur, kDerain, kSuperResolution, kEnhance
+};
+constexpr auto enum_names(ProxyTaskKind) {
+  using K = ProxyTaskKind;
+  return std::array{EnumName{K::kSegment, "segment"}, EnumName{K::kEdge, "edge"},         EnumName{K::kDepth, "depth"},
+                    EnumName{K::kRecon, "recon"},     EnumName{K::kInpaint, "inpaint"},   EnumName{K::kMae, "mae"},
+                    EnumName{K::kDenoise, "denoise"}, EnumName{K::kDeblur, "deblur"},     EnumName{K::kDerain, "derain"},
+                    EnumName{K::kSuperResolution, "super_resolution"}, EnumName{K::kEnhance, "enhance"}};
+}
+// random: SAM / SGT (a random distinct colour per instance); position: the colour comes from the centroid (Painter).
+enum class ColorMode { kRandom, kPosition };
+constexpr auto enum_names(ColorMode) {
+  return std::array{EnumName{ColorMode::kRandom, "random"}, EnumName{ColorMode::kPosition, "position"}};
+}
+
 struct ProxyTaskConfig {
-  std::string task = "segment";  // segment|edge|depth|recon|inpaint|mae|denoise|deblur|derain|super_resolution|enhance
-  std::string mask_resize = "nearest";  // nearest | bicubic (the reference's PIL default)
-  int64_t min_color_distance = 48;      // L1 distance between instance colours (and to black) when achievable
-  std::string color_mode = "random";    // random (SAM / SGT) | position (colour from the centroid, Painter)
+  ProxyTaskKind task = ProxyTaskKind::kSegment;
+  MaskResize mask_resize = MaskResize::kNearest;
+  int64_t min_color_distance = 48;  // L1 distance between instance colours (and to black) when achievable
+  ColorMode color_mode = ColorMode::kRandom;
   // Masks per sample above this make the sample bad (kTooLarge) before any work on them; see kDefaultMaxMasks.
   int64_t max_masks = kDefaultMaxMasks;
   double canny_sigma = 1.4, canny_low = 50, canny_high = 120;  // on the L2 Sobel magnitude of 0..255 gray
@@ -85,14 +102,16 @@ struct ProxyTaskConfig {
   void validate() const;
 };
 
-const std::vector<std::string>& proxy_task_names();
+const std::vector<std::string>& proxy_task_names();  // the names of ProxyTaskKind, in table order
 // Name of the instruction list of a task (e.g. "inpaint" and "mae" -> "inpainting", "deblur" -> "deblurring").
-std::string instruction_list_for(const std::string& task);
+std::string instruction_list_for(ProxyTaskKind task);
+std::string instruction_list_for(const std::string& task);  // by the task's name
 
 class ProxyTask {
  public:
   virtual ~ProxyTask() = default;
-  const std::string& name() const { return cfg_.task; }
+  std::string name() const { return std::string(name_of(cfg_.task)); }
+  ProxyTaskKind kind() const { return cfg_.task; }
   const ProxyTaskConfig& config() const { return cfg_; }
   // Throws sgt::Error when the source lacks what the task needs (masks, depth) or has the wrong shape, and
   // BadSampleError(kTooLarge) when it holds more than max_masks instance masks.

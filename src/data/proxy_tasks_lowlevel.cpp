@@ -137,12 +137,13 @@ class LowLevelTask final : public ProxyTask {
   using ProxyTask::ProxyTask;
   void render(const ProxySource& src, Rng& rng, ProxyExample& out) const override {
     const Image& img = src.image;
-    const std::string& t = cfg_.task;
+    using K = ProxyTaskKind;
+    const K t = cfg_.task;
     out.target = img;
-    if (t == "edge") {
+    if (t == K::kEdge) {
       out.input = img;
       out.target = canny_edges(img, cfg_.canny_sigma, cfg_.canny_low, cfg_.canny_high);
-    } else if (t == "inpaint") {
+    } else if (t == K::kInpaint) {
       out.input = img;
       const int64_t rw = std::max<int64_t>(1, std::lround(img.width * (cfg_.inpaint_min_frac +
                                                           rng.uniform() * (cfg_.inpaint_max_frac - cfg_.inpaint_min_frac))));
@@ -150,7 +151,7 @@ class LowLevelTask final : public ProxyTask {
                                                            rng.uniform() * (cfg_.inpaint_max_frac - cfg_.inpaint_min_frac))));
       const int64_t x0 = rng.range(0, img.width - rw), y0 = rng.range(0, img.height - rh);
       fill(out.input, x0, y0, rw, rh);
-    } else if (t == "mae") {
+    } else if (t == K::kMae) {
       out.input = img;
       const int64_t p = cfg_.mae_patch, gw = (img.width + p - 1) / p, gh = (img.height + p - 1) / p;
       std::vector<int64_t> cells(gw * gh);
@@ -158,22 +159,22 @@ class LowLevelTask final : public ProxyTask {
       rng.shuffle(cells);
       const auto n = static_cast<size_t>(std::lround(cfg_.mae_ratio * static_cast<double>(cells.size())));
       for (size_t i = 0; i < n; ++i) fill(out.input, (cells[i] % gw) * p, (cells[i] / gw) * p, p, p);
-    } else if (t == "denoise") {
+    } else if (t == K::kDenoise) {
       out.input = img;
       for (auto& v : out.input.pixels) v = clamp_u8(v + cfg_.noise_sigma * rng.normal());
-    } else if (t == "deblur") {
+    } else if (t == K::kDeblur) {
       out.input = gaussian_blur(img, cfg_.blur_sigma);
-    } else if (t == "derain") {
+    } else if (t == K::kDerain) {
       out.input = rain(img, rng);
-    } else if (t == "super_resolution") {
+    } else if (t == K::kSuperResolution) {
       const int64_t lw = std::max<int64_t>(1, img.width / cfg_.sr_factor);
       const int64_t lh = std::max<int64_t>(1, img.height / cfg_.sr_factor);
       out.input = resize_bicubic(resize_bicubic(img, lw, lh), img.width, img.height);
-    } else if (t == "enhance") {
+    } else if (t == K::kEnhance) {
       out.input = img;
       for (auto& v : out.input.pixels) v = clamp_u8(v * cfg_.enhance_gain);
     } else {
-      SGT_FAIL("proxy", "task '{}' has no renderer", t);
+      SGT_FAIL("proxy", "task '{}' has no renderer", name_of(t));
     }
   }
 

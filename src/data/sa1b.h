@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/bad_sample.h"
+#include "core/enum_names.h"
 #include "data/image.h"
 #include "data/rle.h"
 #include "data/webdataset.h"
@@ -95,7 +96,13 @@ std::string sgt_mask_path(const std::string& image_path);
 // Relative paths are resolved against `root` when it is not empty.
 std::vector<SgtPair> read_sgt_index(const std::string& list_file, const std::string& root = "", int64_t limit = 0);
 
+// A mask whose size differs from its image's: refused (kSizeMismatch), or resized bicubic (the reference's PIL
+// default; blends colours at edges) or nearest.
 enum class MaskResize { kReject, kBicubic, kNearest };
+constexpr auto enum_names(MaskResize) {
+  return std::array{EnumName{MaskResize::kNearest, "nearest"}, EnumName{MaskResize::kBicubic, "bicubic"},
+                    EnumName{MaskResize::kReject, "reject"}};
+}
 struct SgtSample {
   Image image, mask;  // both RGB, same size
 };

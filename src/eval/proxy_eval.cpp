@@ -13,7 +13,8 @@ namespace sgt::eval {
 std::vector<train::TrainSample> load_proxy_samples(const train::SourceConfig& source, const train::ImageSizes& sizes,
                                                    std::shared_ptr<const text::Tokenizer> tok, int64_t limit,
                                                    uint64_t seed) {
-  SGT_CHECK(source.kind == "proxy", "eval.proxy", "source '{}' is {}, not a proxy task", source.name, source.kind);
+  SGT_CHECK(source.kind == train::SourceKind::kProxy, "eval.proxy", "source '{}' is {}, not a proxy task", source.name,
+            name_of(source.kind));
   train::SampleDecoder dec(source, 0, sizes, std::move(tok));
   data::WdsReader reader(data::expand_shard_list(source.shards));
   std::vector<train::TrainSample> out;
@@ -27,7 +28,7 @@ std::vector<train::TrainSample> load_proxy_samples(const train::SourceConfig& so
 }
 
 ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                               const std::vector<train::TrainSample>& samples, const std::string& task,
+                               const std::vector<train::TrainSample>& samples, data::ProxyTaskKind task,
                                const infer::ImageGenOptions& opt, const SegMatchOptions& seg) {
   const auto t0 = std::chrono::steady_clock::now();
   ProxyEvalResult r;
@@ -44,16 +45,16 @@ ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const te
     o.seed = opt.seed + i;
     auto gen = infer::proxy_generate(m, ae, tok, in, s.text, in.width, in.height, gt.width, gt.height, o);
     double score = 0;
-    if (task == "segment") {
+    if (task == data::ProxyTaskKind::kSegment) {
       const auto mr = matched_instance_iou(gen, gt, seg);
       r.mean_iou += mr.mean_iou;
       r.precision += mr.precision;
       r.recall += mr.recall;
       score = mr.mean_iou;
       r.foreground_iou += foreground_iou(gen, gt, seg);
-    } else if (task == "edge") {
+    } else if (task == data::ProxyTaskKind::kEdge) {
       score = edge_f1(gen, gt).f1;
-    } else if (task == "depth") {
+    } else if (task == data::ProxyTaskKind::kDepth) {
       score = depth_metrics(gen, gt).delta1;
     } else {  // reconstruction-like targets: PSNR-free proxy, 1 - mean absolute error in [0, 1]
       double err = 0;

@@ -18,7 +18,7 @@
 namespace sgt::eval {
 
 struct ProxyEvalResult {
-  std::string task;
+  data::ProxyTaskKind task = data::ProxyTaskKind::kSegment;
   double mean_iou = 0, precision = 0, recall = 0;  // segment: SegMatchResult averaged over samples
   // segment: IoU of "some object here" (pred max channel > background_max) with the GT's non-black pixels, averaged
   // over samples; insensitive to the colours, so it shows localisation before the maps are clean.
@@ -38,7 +38,7 @@ std::vector<train::TrainSample> load_proxy_samples(const train::SourceConfig& so
                                                    uint64_t seed);
 
 ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                               const std::vector<train::TrainSample>& samples, const std::string& task,
+                               const std::vector<train::TrainSample>& samples, data::ProxyTaskKind task,
                                const infer::ImageGenOptions& opt, const SegMatchOptions& seg = {});
 
 // Rows of (input | generated... | target) cells, each cell `cell` pixels square (bicubic for natural images,

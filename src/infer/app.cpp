@@ -23,18 +23,14 @@ namespace sgt::infer {
 
 namespace {
 
-torch::ScalarType parse_dtype(const std::string& s) {
-  if (s == "float32" || s == "fp32") return torch::kFloat32;
-  if (s == "bfloat16" || s == "bf16") return torch::kBFloat16;
-  SGT_FAIL("infer.app", "--dtype must be float32 or bfloat16, got '{}'", s);
-}
+torch::ScalarType scalar_type(WeightDtype d) { return d == WeightDtype::kBfloat16 ? torch::kBFloat16 : torch::kFloat32; }
 
 LoadedModel load(const ModelArgs& a, bool need_gen) {
   namespace fs = std::filesystem;
   SGT_CHECK(!a.tokenizer.empty(), "infer.app", "--tokenizer is required (tokenizer.json or a folder holding one)");
   SGT_CHECK(a.model_dir.empty() != a.config.empty(), "infer.app",
             "give exactly one of --model DIR or --config JSON (with --weights)");
-  const auto dtype = parse_dtype(a.dtype);
+  const auto dtype = scalar_type(a.dtype);
   const torch::Device device(a.device);
   LoadedModel l;
   l.tok = std::make_unique<text::Tokenizer>(text::Tokenizer::load(a.tokenizer));
@@ -46,10 +42,10 @@ LoadedModel load(const ModelArgs& a, bool need_gen) {
   if (need_gen) {
     SGT_CHECK(l.config.visual_gen, "infer.app", "the model was built without visual_gen: it cannot make images");
     l.ae = model::AutoEncoder(l.config.vae);
-    if (l.config.vae.kind == "pixel") {
+    if (l.config.vae.kind == model::VaeKind::kPixel) {
       SGT_CHECK(a.ae.empty(), "infer.app", "--ae {} given, but the model's VAE is the weight-free pixel kind", a.ae);
     } else {
-      SGT_CHECK(!a.ae.empty(), "infer.app", "--ae (ae.safetensors) is required for a '{}' VAE", l.config.vae.kind);
+      SGT_CHECK(!a.ae.empty(), "infer.app", "--ae (ae.safetensors) is required for a '{}' VAE", name_of(l.config.vae.kind));
       model::load_autoencoder(l.ae, a.ae);
       l.ae->to(device);
     }
@@ -72,10 +68,6 @@ std::pair<int64_t, int64_t> out_size(const data::Image& in, int64_t w, int64_t h
   return {w, h};
 }
 
-void check_resize(const std::string& r) {
-  SGT_CHECK(r == "bagel" || r == "keep", "infer.app", "--resize must be bagel or keep, got '{}'", r);
-}
-
 data::ImageTransformConfig transform(int64_t stride, int64_t min_size, int64_t max_size, int64_t max_pixels) {
   data::ImageTransformConfig c;
   c.stride = stride, c.min_size = min_size, c.max_size = max_size, c.max_pixels = max_pixels;
@@ -85,9 +77,8 @@ constexpr int64_t kDefaultMaxPixels = 14 * 14 * 9 * 1024;  // ImageTransform's d
 
 // The ViT size of an understanding input: given, or Bagel.chat's VLM transform ("bagel"), or 0 = rounded down.
 std::pair<int64_t, int64_t> chat_vit_size(const data::Image& img, int64_t vit_w, int64_t vit_h,
-                                          const std::string& resize) {
-  check_resize(resize);
-  if (resize == "bagel" && !img.empty() && (vit_w == 0 || vit_h == 0)) {
+                                          ResizeRule resize) {
+  if (resize == ResizeRule::kBagel && !img.empty() && (vit_w == 0 || vit_h == 0)) {
     const auto [w, h] = data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040));
     if (vit_w == 0) vit_w = w;
     if (vit_h == 0) vit_h = h;
@@ -101,9 +92,8 @@ struct TaskSizes {
   int64_t w = 0, h = 0, vit_w = 0, vit_h = 0;
 };
 TaskSizes task_sizes(const data::Image& in, const ImageTaskArgs& a, int64_t f, bool segment) {
-  check_resize(a.resize);
   TaskSizes s{a.width, a.height, a.vit_w, a.vit_h};
-  if (a.resize == "bagel") {
+  if (a.resize == ResizeRule::kBagel) {
     if (s.w == 0 || s.h == 0) {
       const auto [w, h] = data::transform_size(in.width, in.height, transform(f, 512, 1024, kDefaultMaxPixels));
       if (s.w == 0) s.w = w;
@@ -141,7 +131,6 @@ std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
   SGT_CHECK(!a.question.empty(), "infer.app", "a question is required");
   a.text.validate();
   auto l = load(m, false);
-  check_resize(a.resize);
   data::Image img;
   if (!a.image.empty()) img = read_input(a.image);
   const auto [vit_w, vit_h] = chat_vit_size(img, a.vit_w, a.vit_h, a.resize);
@@ -265,9 +254,8 @@ std::shared_ptr<LoadedModel> load_model(const ModelArgs& m, bool need_gen) {
 }
 
 UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w, int64_t vit_h,
-                                const std::string& resize) {
+                                ResizeRule resize) {
   opt.validate();
-  check_resize(resize);
   std::shared_ptr<LoadedModel> l = load_model(m, false);
   return [l, opt, vit_w, vit_h, resize](const data::Image& image, const std::string& prompt) {
     const auto [w, h] = chat_vit_size(image, vit_w, vit_h, resize);

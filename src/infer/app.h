@@ -20,22 +20,22 @@ struct ModelArgs {
   std::string weights;  // safetensors file or folder
   std::string ae;       // ae.safetensors (FLUX); must be empty for the pixel VAE
   std::string tokenizer;
-  std::string dtype = "float32";  // float32 | bfloat16
+  WeightDtype dtype = WeightDtype::kFloat32;
   std::string device = "cpu";
   bool progress = true;
 };
 
 // Input sizes left at 0 are chosen by `resize`:
-//   "bagel": BAGEL's resize rules (docs/inference.md, "Input sizes"; data::transform_size): chat = the VLM transform
+//   bagel: BAGEL's resize rules (docs/inference.md, "Input sizes"; data::transform_size): chat = the VLM transform
 //            (sides 378-980, stride 14, max_pixels 2,007,040); edit = the VAE transform (512-1024, stride of the VAE)
 //            for the output, then the ViT transform (224-980, stride 14) on top; segment = SGT's training sizes (ViT
 //            224 x 224, VAE 512-1024).
-//   "keep":  the input size rounded down to the required multiple.
+//   keep:  the input size rounded down to the required multiple.
 struct ChatArgs {
   std::string image;  // optional
   std::string question;
   int64_t vit_w = 0, vit_h = 0;
-  std::string resize = "bagel";
+  ResizeRule resize = ResizeRule::kBagel;
   TextGenOptions text;
 };
 // Returns the answer text.
@@ -58,7 +58,7 @@ struct ImageTaskArgs {
   std::string output;  // PNG
   int64_t vit_w = 0, vit_h = 0;
   int64_t width = 0, height = 0;  // 0: chosen by `resize` (see ChatArgs)
-  std::string resize = "bagel";
+  ResizeRule resize = ResizeRule::kBagel;
   bool think = false;  // edit only: think mode as in GenerateArgs
   TextGenOptions think_text{1000, false, 0.3, false, 0};
   ImageGenOptions gen;
@@ -82,7 +82,7 @@ std::shared_ptr<LoadedModel> load_model(const ModelArgs& m, bool need_gen);
 using UnderstandFn = std::function<std::string(const data::Image& image, const std::string& prompt)>;
 // ViT sizes left at 0 follow `resize` as in ChatArgs.
 UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, int64_t vit_w = 0, int64_t vit_h = 0,
-                                const std::string& resize = "bagel");
+                                ResizeRule resize = ResizeRule::kBagel);
 
 // Text-to-image as `sgt generate` runs it, at width x height, the noise seed per call (opt.seed is ignored):
 // (prompt, seed) -> RGB image. With think, kGenThinkSystemPrompt is prepended as in run_generate.

@@ -1,17 +1,40 @@
 #pragma once
 // Inference options (torch-free, so CLI files can fill them without the torch headers).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
 
+#include "core/enum_names.h"
+
 namespace sgt::infer {
 
+// How CFG rescales the guided velocity (docs/inference.md, "Classifier-free guidance"): by the norm of the whole
+// velocity, per token over channels, or (editing) per token against the text-guided one.
+enum class RenormType { kGlobal, kChannel, kTextChannel };
+constexpr auto enum_names(RenormType) {
+  return std::array{EnumName{RenormType::kGlobal, "global"}, EnumName{RenormType::kChannel, "channel"},
+                    EnumName{RenormType::kTextChannel, "text_channel"}};
+}
+
 // Classifier-free guidance of docs/inference.md, "Classifier-free guidance".
+// How input sizes left at 0 are chosen (infer/app.h, ChatArgs): BAGEL's resize rules, or the input size rounded down.
+enum class ResizeRule { kBagel, kKeep };
+constexpr auto enum_names(ResizeRule) {
+  return std::array{EnumName{ResizeRule::kBagel, "bagel"}, EnumName{ResizeRule::kKeep, "keep"}};
+}
+// The dtype the weights are used in (the fp32 / bf16 short names are accepted too).
+enum class WeightDtype { kFloat32, kBfloat16 };
+constexpr auto enum_names(WeightDtype) {
+  return std::array{EnumName{WeightDtype::kFloat32, "float32"}, EnumName{WeightDtype::kBfloat16, "bfloat16"},
+                    EnumName{WeightDtype::kFloat32, "fp32"}, EnumName{WeightDtype::kBfloat16, "bf16"}};
+}
+
 struct CfgParams {
   double text_scale = 4.0;
   double img_scale = 1.5;
   double interval_lo = 0.4, interval_hi = 1.0;
-  std::string renorm_type = "global";  // "global" | "channel" | "text_channel"
+  RenormType renorm_type = RenormType::kGlobal;
   double renorm_min = 0.0;
   void validate() const;
   // Scales in force at the (shifted) time t: both 1 outside (lo, hi].
@@ -24,7 +47,7 @@ struct ImageGenOptions {
   double cfg_text_scale = 4.0;
   double cfg_img_scale = 1.5;
   double cfg_interval_lo = 0.4, cfg_interval_hi = 1.0;
-  std::string cfg_renorm_type = "global";
+  RenormType cfg_renorm_type = RenormType::kGlobal;
   double cfg_renorm_min = 0.0;
   uint64_t seed = 0;
   template <class V>

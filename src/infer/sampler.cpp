@@ -18,8 +18,6 @@ std::vector<double> shifted_schedule(int64_t steps, double shift) {
 }
 
 void CfgParams::validate() const {
-  SGT_CHECK(renorm_type == "global" || renorm_type == "channel" || renorm_type == "text_channel", "infer.cfg",
-            "cfg_renorm_type must be global, channel or text_channel, got '{}'", renorm_type);
   // isfinite: an infinite or NaN scale turns every latent into inf / NaN and decodes to a black image.
   SGT_CHECK(std::isfinite(text_scale) && std::isfinite(img_scale) && text_scale >= 0 && img_scale >= 0, "infer.cfg",
             "CFG scales must be finite and >= 0 (text {}, image {})", text_scale, img_scale);
@@ -36,7 +34,7 @@ std::pair<double, double> CfgParams::scales_at(double t) const {
 }
 
 torch::Tensor cfg_combine(const torch::Tensor& v_cond, const torch::Tensor& v_text, const torch::Tensor& v_img,
-                          double text_scale, double img_scale, const std::string& renorm_type, double renorm_min) {
+                          double text_scale, double img_scale, RenormType renorm_type, double renorm_min) {
   if (text_scale <= 1.0) return v_cond;  // BAGEL quirk: image guidance alone is never applied
   SGT_CHECK(v_text.defined() && v_text.sizes() == v_cond.sizes(), "infer.cfg",
             "the no-text velocity must have the shape of the conditional one {}", sgt::shape_str(v_cond.sizes().vec()));
@@ -44,17 +42,16 @@ torch::Tensor cfg_combine(const torch::Tensor& v_cond, const torch::Tensor& v_te
   SGT_CHECK(!use_img || (v_img.defined() && v_img.sizes() == v_cond.sizes()), "infer.cfg",
             "the no-image velocity must have the shape of the conditional one {}", sgt::shape_str(v_cond.sizes().vec()));
   auto u = v_text + text_scale * (v_cond - v_text);
-  if (renorm_type == "text_channel") {
+  if (renorm_type == RenormType::kTextChannel) {
     auto r = (v_cond.norm(2, -1, true) / (u.norm(2, -1, true) + 1e-8)).clamp(renorm_min, 1.0);
     u = u * r;
     return use_img ? v_img + img_scale * (u - v_img) : u;
   }
   auto w = use_img ? v_img + img_scale * (u - v_img) : u;
   torch::Tensor r;
-  if (renorm_type == "global") {
+  if (renorm_type == RenormType::kGlobal) {
     r = (v_cond.norm() / (w.norm() + 1e-8)).clamp(renorm_min, 1.0);
   } else {
-    SGT_CHECK(renorm_type == "channel", "infer.cfg", "unknown cfg_renorm_type '{}'", renorm_type);
     r = (v_cond.norm(2, -1, true) / (w.norm(2, -1, true) + 1e-8)).clamp(renorm_min, 1.0);
   }
   return w * r;

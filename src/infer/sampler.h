@@ -23,7 +23,7 @@ std::vector<double> shifted_schedule(int64_t steps, double shift);
 // (docs/inference.md, "Classifier-free guidance", exactly, including: no guidance at all when text_scale <= 1; v_img
 // unused when img_scale <= 1, and may then be undefined).
 torch::Tensor cfg_combine(const torch::Tensor& v_cond, const torch::Tensor& v_text, const torch::Tensor& v_img,
-                          double text_scale, double img_scale, const std::string& renorm_type, double renorm_min);
+                          double text_scale, double img_scale, RenormType renorm_type, double renorm_min);
 
 // The velocities one step needs. `need_text` / `need_img` say which of the unconditional branches the combine
 // will use, so callers skip the others (BAGEL computes only those).

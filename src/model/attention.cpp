@@ -55,20 +55,10 @@ torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::
 }  // namespace
 
 AttentionImpl attention_impl_from_string(const std::string& s) {
-  if (s == "dense") return AttentionImpl::kDense;
-  if (s == "splitwise") return AttentionImpl::kSplitwise;
-  if (s == "packed") return AttentionImpl::kPacked;
-  SGT_FAIL("model.attention", "unknown attention implementation '{}' (dense, splitwise or packed)", s);
+  return enum_from_name<AttentionImpl>(s, "attention implementation");
 }
 
-const char* to_string(AttentionImpl i) {
-  switch (i) {
-    case AttentionImpl::kDense: return "dense";
-    case AttentionImpl::kSplitwise: return "splitwise";
-    case AttentionImpl::kPacked: return "packed";
-  }
-  return "?";
-}
+const char* to_string(AttentionImpl i) { return name_of(i).data(); }  // the names are NUL-terminated literals
 
 AttentionPlan AttentionPlan::make(const PackLayout& layout, AttentionImpl impl, torch::Device device,
                                   int64_t cached) {

@@ -31,7 +31,11 @@ using data::Split;
 using data::to_string;
 
 enum class AttentionImpl { kDense, kSplitwise, kPacked };
-AttentionImpl attention_impl_from_string(const std::string& s);  // "dense" | "splitwise" | "packed"
+constexpr auto enum_names(AttentionImpl) {
+  return std::array{EnumName{AttentionImpl::kDense, "dense"}, EnumName{AttentionImpl::kSplitwise, "splitwise"},
+                    EnumName{AttentionImpl::kPacked, "packed"}};
+}
+AttentionImpl attention_impl_from_string(const std::string& s);  // by its name in the table above
 const char* to_string(AttentionImpl i);
 
 // The rule above for sample s: bool [L_s, L_s], true = may attend.

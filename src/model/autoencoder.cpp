@@ -141,14 +141,14 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& z) {
 
 AutoEncoderImpl::AutoEncoderImpl(const VAEConfig& c) : config_(c) {
   c.validate();
-  if (c.kind == "flux") {
+  if (c.kind == VaeKind::kFlux) {
     encoder = register_module("encoder", Encoder(c));
     decoder = register_module("decoder", Decoder(c));
   }
 }
 
 torch::Tensor AutoEncoderImpl::encode_moments(const torch::Tensor& x) {
-  SGT_CHECK(config_.kind == "flux", "model.vae", "encode_moments needs the flux autoencoder");
+  SGT_CHECK(config_.kind == VaeKind::kFlux, "model.vae", "encode_moments needs the flux autoencoder");
   return encoder(x);
 }
 
@@ -157,7 +157,7 @@ torch::Tensor AutoEncoderImpl::encode(const torch::Tensor& x, torch::Generator g
   SGT_CHECK(x.dim() == 4 && x.size(1) == config_.in_channels && x.size(2) % f == 0 && x.size(3) % f == 0,
             "model.vae", "images {} must be [B, {}, H, W] with H, W multiples of {}",
             sgt::shape_str(x.sizes().vec()), config_.in_channels, f);
-  if (config_.kind == "pixel") {
+  if (config_.kind == VaeKind::kPixel) {
     const int64_t B = x.size(0), C = x.size(1), h = x.size(2) / f, w = x.size(3) / f;
     // [B, C, h, py, w, px] -> [B, (py, px, C), h, w]
     return x.reshape({B, C, h, f, w, f}).permute({0, 3, 5, 1, 2, 4}).reshape({B, f * f * C, h, w});
@@ -173,7 +173,7 @@ torch::Tensor AutoEncoderImpl::encode(const torch::Tensor& x, torch::Generator g
 }
 
 torch::Tensor AutoEncoderImpl::decode(const torch::Tensor& z) {
-  if (config_.kind == "pixel") {
+  if (config_.kind == VaeKind::kPixel) {
     const int64_t f = config_.pixel_patch, C = config_.in_channels;
     SGT_CHECK(z.dim() == 4 && z.size(1) == f * f * C, "model.vae", "pixel latent {} must be [B, {}, h, w]",
               sgt::shape_str(z.sizes().vec()), f * f * C);
@@ -265,7 +265,7 @@ std::map<std::string, torch::Tensor> diffusers_to_flux_ae(const std::map<std::st
 }
 
 void load_autoencoder(AutoEncoder& ae, const std::string& path) {
-  SGT_CHECK(ae->config().kind == "flux", "model.vae", "{}: the pixel autoencoder has no weights", path);
+  SGT_CHECK(ae->config().kind == VaeKind::kFlux, "model.vae", "{}: the pixel autoencoder has no weights", path);
   auto source = io::TensorSource::open(path);
   io::LoadOptions opt;
   opt.mappers = {diffusers_ae_mapper(static_cast<int64_t>(ae->config().ch_mult.size()))};

@@ -90,7 +90,7 @@ torch::Tensor BagelImpl::velocity(const torch::Tensor& hidden, const torch::Tens
                                   const torch::Tensor& t) {
   SGT_CHECK(config_.visual_gen, "model.bagel", "velocity() needs a model built with visual_gen");
   auto out = llm2vae(hidden.index_select(0, indexes));  // [n, D]
-  if (config_.prediction == "velocity") return out;
+  if (config_.prediction == Prediction::kVelocity) return out;
   const int64_t n = indexes.size(0);
   SGT_CHECK(x_t.defined() && t.defined() && x_t.dim() == 2 && x_t.size(0) == n && x_t.size(1) == out.size(1) &&
                 t.dim() == 1 && t.size(0) == n,

@@ -11,6 +11,21 @@
 
 namespace sgt::model {
 
+// The decoder layer of the LLM: BAGEL's mixture of transformers (a *_moe_gen copy of every projection, norm and MLP
+// for the generation tokens) or plain Qwen2 (one set).
+enum class LayerModule { kMoT, kDense };
+constexpr auto enum_names(LayerModule) {
+  return std::array{EnumName{LayerModule::kMoT, "Qwen2MoTDecoderLayer"}, EnumName{LayerModule::kDense, "Qwen2DecoderLayer"}};
+}
+enum class VaeKind { kFlux, kPixel };  // FLUX.1 AE (weights) | patchify only (no weights)
+constexpr auto enum_names(VaeKind) {
+  return std::array{EnumName{VaeKind::kFlux, "flux"}, EnumName{VaeKind::kPixel, "pixel"}};
+}
+enum class Prediction { kVelocity, kX0 };  // what llm2vae predicts (BagelConfig::prediction)
+constexpr auto enum_names(Prediction) {
+  return std::array{EnumName{Prediction::kVelocity, "velocity"}, EnumName{Prediction::kX0, "x0"}};
+}
+
 struct LLMConfig {
   std::vector<std::string> architectures;
   std::string model_type = "qwen2";
@@ -39,11 +54,11 @@ struct LLMConfig {
   std::string transformers_version;
   // BAGEL overrides (set in code after loading llm_config.json, docs/model.md, "Configuration").
   bool qk_norm = true;
-  std::string layer_module = "Qwen2MoTDecoderLayer";  // or "Qwen2DecoderLayer" (no *_moe_gen copies)
+  LayerModule layer_module = LayerModule::kMoT;
   bool freeze_und = false;
 
   int64_t head_size() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
-  bool mot() const { return layer_module == "Qwen2MoTDecoderLayer"; }
+  bool mot() const { return layer_module == LayerModule::kMoT; }
 
   template <class V>
   void visit(V&& v) {
@@ -95,7 +110,7 @@ struct VisionConfig {
 };
 
 struct VAEConfig {
-  std::string kind = "flux";  // "flux" (FLUX.1 AE, weights) or "pixel" (patchify only, no weights)
+  VaeKind kind = VaeKind::kFlux;
   int64_t resolution = 256;
   int64_t in_channels = 3;
   int64_t ch = 128;
@@ -109,8 +124,8 @@ struct VAEConfig {
   bool sample = true;          // encode draws z from the posterior (reference behaviour); false: the mean
   int64_t pixel_patch = 8;     // "pixel" kind: side of the pixel patch that becomes one latent position
 
-  int64_t downsample() const { return kind == "pixel" ? pixel_patch : (int64_t{1} << (ch_mult.size() - 1)); }
-  int64_t latent_channels() const { return kind == "pixel" ? in_channels * pixel_patch * pixel_patch : z_channels; }
+  int64_t downsample() const { return kind == VaeKind::kPixel ? pixel_patch : (int64_t{1} << (ch_mult.size() - 1)); }
+  int64_t latent_channels() const { return kind == VaeKind::kPixel ? in_channels * pixel_patch * pixel_patch : z_channels; }
 
   template <class V>
   void visit(V&& v) {
@@ -135,12 +150,12 @@ struct BagelConfig {
   std::string connector_act = "gelu_pytorch_tanh";
   bool interpolate_pos = false;
   double timestep_shift = 1.0;
-  // What llm2vae predicts. "velocity" (BAGEL): v = eps - x0 directly. "x0" (x-prediction, Li & He 2025, "Back to
+  // What llm2vae predicts. velocity (BAGEL): v = eps - x0 directly. "x0" (x-prediction, Li & He 2025, "Back to
   // Basics: Let Denoising Generative Models Denoise"): the head predicts the clean latent and the model returns
   // v = (x_t - x0_hat) / max(t, prediction_t_min), so the loss, the sampler and CFG are unchanged. A narrow model
   // whose tokens are wide (the tiny world: 48 values per token, hidden 128) cannot carry the noise through to
   // predict eps, and leaves it as per-pixel speckle; predicting x0 it need not (docs/training.md).
-  std::string prediction = "velocity";
+  Prediction prediction = Prediction::kVelocity;
   double prediction_t_min = 0.05;
 
   // One latent token: latent_patch_size^2 x latent channels (64 for the FLUX AE).

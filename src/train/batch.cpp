@@ -26,13 +26,21 @@ const data::Image& image_of(const std::vector<const TrainSample*>& samples, cons
 
 }  // namespace
 
+model::AttentionImpl pick_attention(AttentionChoice attention, int64_t length, int64_t heads, torch::Device device) {
+  switch (attention) {
+    case AttentionChoice::kDense: return model::AttentionImpl::kDense;
+    case AttentionChoice::kSplitwise: return model::AttentionImpl::kSplitwise;
+    case AttentionChoice::kPacked: return model::AttentionImpl::kPacked;
+    case AttentionChoice::kAuto: break;
+  }
+  return device.is_cuda() && length * length * heads <= BatchOptions::kAutoPackedMaxScores
+             ? model::AttentionImpl::kPacked
+             : model::AttentionImpl::kSplitwise;
+}
+
 model::AttentionImpl pick_attention(const std::string& attention, int64_t length, int64_t heads,
                                     torch::Device device) {
-  if (attention == "auto")
-    return device.is_cuda() && length * length * heads <= BatchOptions::kAutoPackedMaxScores
-               ? model::AttentionImpl::kPacked
-               : model::AttentionImpl::kSplitwise;
-  return model::attention_impl_from_string(attention);
+  return pick_attention(enum_from_name<AttentionChoice>(attention, "attention"), length, heads, device);
 }
 
 double shift_timestep(double t, double shift) { return shift * t / (1.0 + (shift - 1.0) * t); }

@@ -18,6 +18,15 @@
 
 namespace sgt::train {
 
+// The decoder's attention implementation for training (BatchOptions::attention): one of model::AttentionImpl, or
+// auto (chosen per pack).
+enum class AttentionChoice { kAuto, kDense, kSplitwise, kPacked };
+constexpr auto enum_names(AttentionChoice) {
+  using A = AttentionChoice;
+  return std::array{EnumName{A::kAuto, "auto"}, EnumName{A::kDense, "dense"}, EnumName{A::kSplitwise, "splitwise"},
+                    EnumName{A::kPacked, "packed"}};
+}
+
 struct TrainBatch {
   model::BagelPackedInputs inputs;
   torch::Tensor ce_indexes;   // int64 [N_ce]  sequence positions whose hidden state predicts ce_labels
@@ -40,13 +49,14 @@ struct BatchOptions {
   // split-wise) while a masked attention call may fall back to the math kernel that keeps all L^2 x heads scores
   // for backward (BAGEL-7B, 28 heads, at 4 K tokens: 1.9 GB per layer); on the CPU the loop costs little and the
   // O(L^2) scores cost more (0.32 vs 0.23 s per step of the tiny world, docs/benchmarks.md).
-  std::string attention = "auto";
+  AttentionChoice attention = AttentionChoice::kAuto;
   static constexpr int64_t kAutoPackedMaxScores = int64_t{1} << 26;  // 64 M scores: 256 MB in fp32 per layer
 };
 // The implementation BatchOptions::attention picks for a pack of `length` tokens and a decoder of `heads` query
 // heads on `device`.
+model::AttentionImpl pick_attention(AttentionChoice attention, int64_t length, int64_t heads, torch::Device device);
 model::AttentionImpl pick_attention(const std::string& attention, int64_t length, int64_t heads,
-                                    torch::Device device);
+                                    torch::Device device);  // by name
 
 // samples[i] is the decoded sample of pack.sample_keys[i]. gen draws eps (seeded per micro-batch by the trainer).
 TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSample*>& samples,

@@ -42,8 +42,11 @@ std::string first_line(const std::exception& e) {
 }  // namespace
 
 torch::Device training_device(const std::string& device, const LaunchEnv& env) {
-  SGT_CHECK(device == "cpu" || device == "cuda", kComp, "device must be cpu or cuda, got '{}'", device);
-  if (device == "cpu") return torch::kCPU;
+  return training_device(enum_from_name<TrainDevice>(device, "device"), env);
+}
+
+torch::Device training_device(TrainDevice device, const LaunchEnv& env) {
+  if (device == TrainDevice::kCpu) return torch::kCPU;
   SGT_CHECK(env.local_rank >= 0 && env.local_rank < 65536, kComp, "{}: local rank {} is not a device index",
             env.launcher, env.local_rank);
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));

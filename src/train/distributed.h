@@ -10,6 +10,7 @@
 
 #include <torch/types.h>
 
+#include "core/enum_names.h"
 #include "core/launch.h"
 
 namespace sgt::train {
@@ -20,7 +21,12 @@ inline DistEnv dist_env_from_environment() { return launch_env(); }
 
 // The device a process trains on: "cuda" -> the GPU of its local rank (torchrun's LOCAL_RANK, Slurm's
 // SLURM_LOCALID), "cpu" -> the CPU. The model, the optimizer state and the process group all use this one.
-torch::Device training_device(const std::string& device, const LaunchEnv& env);
+enum class TrainDevice { kCpu, kCuda };
+constexpr auto enum_names(TrainDevice) {
+  return std::array{EnumName{TrainDevice::kCpu, "cpu"}, EnumName{TrainDevice::kCuda, "cuda"}};
+}
+torch::Device training_device(TrainDevice device, const LaunchEnv& env);
+torch::Device training_device(const std::string& device, const LaunchEnv& env);  // by name
 
 class Dist {
  public:

@@ -8,10 +8,9 @@
 namespace sgt::train {
 
 void LrSchedule::validate() const {
-  SGT_CHECK(kind == "constant" || kind == "cosine", "lr_schedule", "kind '{}' is not constant or cosine", kind);
   SGT_CHECK(std::isfinite(lr) && lr > 0, "lr_schedule", "lr {} must be positive", lr);
   SGT_CHECK(warmup_steps >= 0, "lr_schedule", "warmup_steps {} is negative", warmup_steps);
-  if (kind == "cosine") {
+  if (kind == LrKind::kCosine) {
     SGT_CHECK(std::isfinite(min_lr) && min_lr >= 0 && min_lr <= lr, "lr_schedule",
               "min_lr {} must be in [0, lr {}]", min_lr, lr);
     SGT_CHECK(total_steps > warmup_steps, "lr_schedule", "cosine needs total_steps {} > warmup_steps {}",
@@ -22,8 +21,7 @@ void LrSchedule::validate() const {
 double LrSchedule::at(int64_t step) const {
   SGT_CHECK(step >= 0, "lr_schedule", "step {} is negative", step);
   if (step < warmup_steps) return lr * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_steps));
-  if (kind == "constant") return lr;
-  SGT_CHECK(kind == "cosine", "lr_schedule", "kind '{}' is not constant or cosine", kind);
+  if (kind == LrKind::kConstant) return lr;
   const double progress = static_cast<double>(step - warmup_steps) /
                           static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
   const double rate = min_lr / lr;

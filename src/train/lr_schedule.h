@@ -1,8 +1,11 @@
 #pragma once
 // Learning-rate schedule of BAGEL's trainer (docs/training.md, "BAGEL's reference recipe"): linear warm-up, then
 // constant or cosine to min_lr.
+#include <array>
 #include <cstdint>
 #include <string>
+
+#include "core/enum_names.h"
 
 namespace sgt::train {
 
@@ -15,8 +18,13 @@ namespace sgt::train {
 //                    lr * max(0, r + (1 - r) * 0.5 * (1 + cos(pi * p)))   with r = min_lr / lr
 // Cosine past total_steps keeps following cos (it rises again), exactly like the reference; validate() asks for
 // total_steps > warmup_steps so a run does not get there by accident.
+enum class LrKind { kConstant, kCosine };
+constexpr auto enum_names(LrKind) {
+  return std::array{EnumName{LrKind::kConstant, "constant"}, EnumName{LrKind::kCosine, "cosine"}};
+}
+
 struct LrSchedule {
-  std::string kind = "constant";  // constant | cosine
+  LrKind kind = LrKind::kConstant;
   double lr = 1e-4, min_lr = 1e-7;
   int64_t warmup_steps = 0, total_steps = 0;
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -40,7 +41,7 @@ void check_sizes_fit_packing(const ImageSizes& sizes, const data::PackingConfig&
   // ... and every source's smallest sample the per-sample budget (else every sample is skipped as too long).
   for (const auto& s : sources) {
     const int64_t min_tokens =
-        s.kind == "proxy"
+        s.kind == SourceKind::kProxy
             ? data::min_proxy_sample_tokens(sizes.vit_side, sizes.vit_stride, sizes.vae_side, sizes.vae_stride)
             : data::min_vqa_sample_tokens(sizes.vit_side, sizes.vit_stride);
     packing.check_fits(min_tokens, fmt::format("source '{}' ({} at vit_side {}, vae_side {})", s.name, s.kind,
@@ -48,29 +49,10 @@ void check_sizes_fit_packing(const ImageSizes& sizes, const data::PackingConfig&
   }
 }
 
-std::string MixerState::to_json() const {
-  nlohmann::ordered_json j;
-  j["rng"] = rng;
-  j["micro_batches"] = micro_batches;
-  j["pending"] = pending;
-  auto arr = nlohmann::ordered_json::array();
-  for (const auto& l : loaders) arr.push_back(nlohmann::ordered_json::parse(l.to_json()));
-  j["loaders"] = arr;
-  return j.dump();
-}
+std::string MixerState::to_json() const { return config::to_json(*this).dump(); }
 
 MixerState MixerState::from_json(const std::string& text) {
-  MixerState s;
-  try {
-    auto j = nlohmann::json::parse(text);
-    s.rng = j.at("rng").get<std::string>();
-    s.micro_batches = j.at("micro_batches").get<int64_t>();
-    s.pending = j.at("pending").get<std::vector<int64_t>>();
-    for (const auto& l : j.at("loaders")) s.loaders.push_back(data::LoaderState::from_json(l.dump()));
-  } catch (const nlohmann::json::exception& e) {
-    SGT_CHECK(false, "train.mix", "malformed mixer state: {}", e.what());
-  }
-  return s;
+  return config::from_json<MixerState>(config::parse(text, "mixer state"), "mixer state");
 }
 
 Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, uint64_t seed, int64_t consumer,
@@ -231,7 +213,7 @@ nlohmann::ordered_json Mixer::bad_samples_json() const {
   return out;
 }
 
-void Mixer::set_prior_bad_samples(const nlohmann::json& counts) {
+void Mixer::set_prior_bad_samples(const nlohmann::ordered_json& counts) {
   SGT_CHECK(counts.is_object(), "train.mix", "bad-sample counts must be an object, got {}", counts.type_name());
   prior_bad_.clear();
   for (const auto& src : cfg_.sources) {

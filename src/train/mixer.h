@@ -55,11 +55,19 @@ void check_sizes_fit_packing(const ImageSizes& sizes, const data::PackingConfig&
                              const std::vector<SourceConfig>& sources);
 
 struct MixerState {
+  static constexpr bool kAllKeysRequired = true;
   std::string rng;                          // Rng::state_string of the source draws
   int64_t micro_batches = 0;                // micro-batches produced by this consumer
   std::vector<int64_t> pending;             // sources whose next sample is a left-over one (re-read on resume)
   std::vector<data::LoaderState> loaders;   // per source: state after the last sample placed in a pack
-  std::string to_json() const;
+  template <class V>
+  void visit(V&& v) {
+    v("rng", rng);
+    v("micro_batches", micro_batches);
+    v("pending", pending);
+    v("loaders", loaders);
+  }
+  std::string to_json() const;  // through the config visitor (core/config.h)
   static MixerState from_json(const std::string& text);  // throws sgt::Error on malformed text
 };
 
@@ -84,7 +92,7 @@ class Mixer {
   nlohmann::ordered_json bad_samples_json() const;
   // Counts of the run a checkpoint was written by, from bad_samples_json(); unknown reasons and sources are errors.
   // On resume the few bad samples read ahead of the checkpoint's position are counted again when re-read.
-  void set_prior_bad_samples(const nlohmann::json& counts);
+  void set_prior_bad_samples(const nlohmann::ordered_json& counts);
 
  private:
   std::shared_ptr<const TrainSample> read(int64_t source);

@@ -48,11 +48,9 @@ void ImageSizes::check_model(int64_t vit_patch, int64_t vae_pixels_per_token) co
 }
 
 void SourceConfig::validate() const {
-  SGT_CHECK(kind == "proxy" || kind == "vqa", "train.config", "source '{}': kind '{}' must be proxy or vqa", name,
-            kind);
   SGT_CHECK(!shards.empty(), "train.config", "source '{}' has no shards", name);
   SGT_CHECK(weight > 0, "train.config", "source '{}': weight {} must be > 0", name, weight);
-  if (kind == "proxy") task.validate();
+  if (kind == SourceKind::kProxy) task.validate();
 }
 
 data::SamplePlan vqa_plan(uint64_t key, int64_t vit_w, int64_t vit_h, std::vector<int64_t> question_ids,
@@ -84,7 +82,7 @@ SampleDecoder::SampleDecoder(const SourceConfig& src, int64_t source_index, cons
   src_.validate();
   sizes_.validate();
   SGT_CHECK(tok_ != nullptr, "train.samples", "source '{}' needs a tokenizer", src_.name);
-  if (src_.kind == "proxy") {
+  if (src_.kind == SourceKind::kProxy) {
     auto instr = std::make_shared<const data::Instructions>(src_.instructions.empty()
                                                                 ? data::Instructions::builtin()
                                                                 : data::Instructions::load(src_.instructions));
@@ -93,7 +91,7 @@ SampleDecoder::SampleDecoder(const SourceConfig& src, int64_t source_index, cons
 }
 
 TrainSample SampleDecoder::decode(data::WdsSample& raw, Rng& rng) const {
-  TrainSample s = src_.kind == "proxy" ? decode_proxy(raw, rng) : decode_vqa(raw, rng);
+  TrainSample s = src_.kind == SourceKind::kProxy ? decode_proxy(raw, rng) : decode_vqa(raw, rng);
   s.key = raw.key;
   s.source = index_;
   return s;
@@ -113,7 +111,7 @@ TrainSample SampleDecoder::decode_proxy(data::WdsSample& raw, Rng& rng) const {
   }
   if (raw.has("depth.png")) ps.depth = data::decode_image(raw.at("depth.png"), raw.key + ".depth.png");
   data::ProxyExample ex = task_->make(ps, rng);
-  const bool label_map = src_.task.task == "segment" || src_.task.task == "edge";
+  const bool label_map = src_.task.task == data::ProxyTaskKind::kSegment || src_.task.task == data::ProxyTaskKind::kEdge;
   TrainSample s;
   s.images.push_back(to_square(ex.input, sizes_.vit_side, false));
   // Label maps keep their exact colours (NEAREST); natural targets use bicubic.

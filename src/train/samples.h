@@ -53,10 +53,16 @@ struct ImageSizes {
   void check_model(int64_t vit_patch, int64_t vae_pixels_per_token) const;
 };
 
+// proxy: a generative proxy task (flow matching on its target image); vqa: question answering (cross-entropy).
+enum class SourceKind { kProxy, kVqa };
+constexpr auto enum_names(SourceKind) {
+  return std::array{EnumName{SourceKind::kProxy, "proxy"}, EnumName{SourceKind::kVqa, "vqa"}};
+}
+
 // One data source of the mixture.
 struct SourceConfig {
   std::string name = "segment";
-  std::string kind = "proxy";  // proxy | vqa
+  SourceKind kind = SourceKind::kProxy;
   std::vector<std::string> shards;
   double weight = 1.0;      // relative sampling weight
   bool mandatory = false;   // every micro-batch holds at least one sample of it (BAGEL's mandatory groups)

@@ -66,11 +66,9 @@ void TrainConfig::validate() const {
   SGT_CHECK(ema_decay >= 0 && ema_decay < 1, kC, "ema_decay {} must be in [0, 1)", ema_decay);
   SGT_CHECK(timestep_shift > 0, kC, "timestep_shift {} must be > 0", timestep_shift);
   model::split_scheme(init_scheme);  // throws on an unknown part
-  if (attention != "auto") model::attention_impl_from_string(attention);  // throws on an unknown name
-  SGT_CHECK(device == "cpu" || device == "cuda", kC, "device '{}' must be cpu or cuda", device);
-  SGT_CHECK(precision == "fp32" || precision == "bf16", kC, "precision '{}' must be fp32 or bf16", precision);
   // bf16 is CUDA autocast; on the CPU it would silently train in fp32.
-  SGT_CHECK(precision == "fp32" || device == "cuda", kC, "precision bf16 needs device cuda (device is '{}')", device);
+  SGT_CHECK(precision == Precision::kFp32 || device == TrainDevice::kCuda, kC,
+            "precision bf16 needs device cuda (device is '{}')", name_of(device));
   SGT_CHECK(save_every >= 0 && log_every >= 1 && max_nonfinite_in_row >= 1, kC,
             "save_every {}, log_every {}, max_nonfinite_in_row {}", save_every, log_every, max_nonfinite_in_row);
   data.validate();
@@ -78,25 +76,7 @@ void TrainConfig::validate() const {
 }
 
 std::string StepMetrics::to_json() const {
-  nlohmann::ordered_json j;
-  j["step"] = step;
-  j["loss"] = loss;
-  j["ce"] = ce;
-  j["mse"] = mse;
-  j["lr"] = lr;
-  j["grad_norm"] = grad_norm;
-  j["tokens"] = tokens;
-  j["ce_tokens"] = ce_tokens;
-  j["mse_tokens"] = mse_tokens;
-  j["samples"] = samples;
-  j["seconds"] = seconds;
-  j["tokens_per_s"] = tokens_per_s;
-  j["rss_mb"] = rss_mb;
-  j["data_s"] = data_s;
-  j["compute_s"] = compute_s;
-  j["optimizer_s"] = optimizer_s;
-  j["device_mb"] = device_mb;
-  j["skipped"] = skipped;
+  auto j = config::to_json(*this);
   // nlohmann writes NaN as null; keep the information
   if (!std::isfinite(loss)) j["loss"] = "nan";
   return j.dump();
@@ -133,7 +113,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
   }
   // Before anything reads or writes the folder: a second run on it would delete this one's partial checkpoints.
   if (rank_ == 0) lock_ = io::RunLock::acquire(cfg_.run_dir);
-  if (cfg_.device == "cuda") {
+  if (cfg_.device == TrainDevice::kCuda) {
     SGT_CHECK(torch::cuda::is_available(), kC, "device cuda requested but no CUDA device is available");
     // The process group's device when there is one (tune made it from the same launch environment).
     device_ = dist_ ? dist_->device() : training_device(cfg_.device, launch_env());
@@ -144,16 +124,16 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
   // Consumers: micro-batch m of rank r reads split r * accum + m of G (see mixer.h).
   const int64_t G = world_ * cfg_.grad_accum;
   const auto latest = choose_checkpoint();
-  std::optional<nlohmann::json> state;
+  std::optional<TrainerState> state;
   if (latest) {
     state = read_state(*latest);
     check_checkpoint_layout(*state, latest->path);
   }
   for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
     std::optional<MixerState> ms;
-    if (state) ms = MixerState::from_json(state->at("mixers").at(m).dump());
+    if (state) ms = state->mixers.at(m);
     mixers_.push_back(std::make_unique<Mixer>(cfg_.data, tokenizer_, cfg_.data_seed, rank_ * cfg_.grad_accum + m, G, ms));
-    if (state && state->contains("bad_samples")) mixers_.back()->set_prior_bad_samples(state->at("bad_samples").at(m));
+    if (state && state->bad_samples) mixers_.back()->set_prior_bad_samples(state->bad_samples->at(m));
   }
   if (latest) {
     load_checkpoint(*latest, *state);
@@ -226,7 +206,7 @@ Trainer::~Trainer() = default;
 
 void Trainer::build_autoencoder() {
   ae_ = model::AutoEncoder(model_cfg_.vae);
-  if (model_cfg_.vae.kind != "pixel") {
+  if (model_cfg_.vae.kind != model::VaeKind::kPixel) {
     SGT_CHECK(!cfg_.ae.empty(), kC, "the {} autoencoder needs weights: set ae (ae.safetensors)", model_cfg_.vae.kind);
     model::load_autoencoder(ae_, cfg_.ae);
   }
@@ -365,7 +345,7 @@ StepMetrics Trainer::train_step() {
   const bool inject_nan =
       std::find(cfg_.debug_nan_steps.begin(), cfg_.debug_nan_steps.end(), step_ + 1) != cfg_.debug_nan_steps.end();
   double ce_sum = 0, mse_sum = 0;
-  const bool autocast = cfg_.precision == "bf16" && device_.is_cuda();
+  const bool autocast = cfg_.precision == Precision::kBf16 && device_.is_cuda();
   for (auto& b : batches) {
     LossTerms terms;
     {

@@ -25,6 +25,7 @@
 #include "model/bagel.h"
 #include "model/init.h"
 #include "text/tokenizer.h"
+#include "train/batch.h"
 #include "train/distributed.h"
 #include "train/ema.h"
 #include "train/lr_schedule.h"
@@ -32,6 +33,11 @@
 #include "train/optimizer.h"
 
 namespace sgt::train {
+
+enum class Precision { kFp32, kBf16 };
+constexpr auto enum_names(Precision) {
+  return std::array{EnumName{Precision::kFp32, "fp32"}, EnumName{Precision::kBf16, "bf16"}};
+}
 
 struct TrainConfig {
   // Model: a BagelConfig JSON (fresh random weights unless `init_from`), or `init_from` = a BAGEL-7B-MoT folder
@@ -65,9 +71,9 @@ struct TrainConfig {
   // Parameter-name prefixes to freeze as well (e.g. "language_model.model.embed_tokens."); each must match.
   std::vector<std::string> freeze_params;
   bool checkpoint_activations = false;
-  std::string attention = "auto";  // auto | splitwise | dense | packed (train/batch.h: BatchOptions::attention)
-  std::string device = "cpu";     // cpu | cuda (rank r uses cuda:LOCAL_RANK)
-  std::string precision = "fp32"; // fp32 | bf16 (autocast on CUDA; fp32 master weights)
+  AttentionChoice attention = AttentionChoice::kAuto;  // train/batch.h: BatchOptions::attention
+  TrainDevice device = TrainDevice::kCpu;              // cuda: rank r uses the GPU of its local rank
+  Precision precision = Precision::kFp32;              // bf16: autocast on CUDA, fp32 master weights
   int64_t save_every = 100;
   int64_t keep_last = 2;
   int64_t log_every = 10;
@@ -98,6 +104,21 @@ struct TrainConfig {
   void validate() const;
 };
 
+// A checkpoint's state.rank{r}.json: where this rank's data order and counters stand.
+struct TrainerState {
+  int64_t step = -1;  // -1, world_size 0, grad_accum 0: the key is missing (validate names it)
+  int64_t world_size = 0, grad_accum = 0;
+  std::optional<int64_t> nonfinite_in_row;  // absent in early checkpoints (0)
+  std::vector<MixerState> mixers;           // one per micro-batch slot
+  std::optional<config::Json> bad_samples;  // per slot, per source, {reason: count} (Mixer::bad_samples_json)
+  template <class V>
+  void visit(V&& v) {
+    v("step", step); v("world_size", world_size); v("grad_accum", grad_accum);
+    v("nonfinite_in_row", nonfinite_in_row); v("mixers", mixers); v("bad_samples", bad_samples);
+  }
+  void validate() const;
+};
+
 struct StepMetrics {
   int64_t step = 0;  // 1-based: the number of optimizer steps done
   double loss = 0, ce = 0, mse = 0, lr = 0, grad_norm = 0;
@@ -105,7 +126,14 @@ struct StepMetrics {
   double seconds = 0, tokens_per_s = 0, rss_mb = 0, device_mb = 0;
   double data_s = 0, compute_s = 0, optimizer_s = 0;  // where the step's time went
   bool skipped = false;
-  std::string to_json() const;
+  template <class V>
+  void visit(V&& v) {  // the order of metrics.jsonl's keys
+    v("step", step); v("loss", loss); v("ce", ce); v("mse", mse); v("lr", lr); v("grad_norm", grad_norm);
+    v("tokens", tokens); v("ce_tokens", ce_tokens); v("mse_tokens", mse_tokens); v("samples", samples);
+    v("seconds", seconds); v("tokens_per_s", tokens_per_s); v("rss_mb", rss_mb); v("data_s", data_s);
+    v("compute_s", compute_s); v("optimizer_s", optimizer_s); v("device_mb", device_mb); v("skipped", skipped);
+  }
+  std::string to_json() const;  // one metrics.jsonl line (a non-finite loss is written "nan")
 };
 
 class Trainer {
@@ -142,11 +170,11 @@ class Trainer {
   std::optional<io::CheckpointInfo> choose_checkpoint();
   void set_aside_previous_run() const;  // cfg.restart: checkpoints/ and metrics.jsonl into previous-<time>/
   // Model, EMA, optimizer and step from ck; state: its read_state(), already checked against this run's layout.
-  void load_checkpoint(const io::CheckpointInfo& ck, const nlohmann::json& state);
+  void load_checkpoint(const io::CheckpointInfo& ck, const TrainerState& state);
   // This rank's state.rank{r}.json of a checkpoint, its keys checked (errors name the file).
-  nlohmann::json read_state(const io::CheckpointInfo& ck) const;
-  // Throws unless the checkpoint's state JSON was written with this run's world size and grad_accum.
-  void check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const;
+  TrainerState read_state(const io::CheckpointInfo& ck) const;
+  // Throws unless the checkpoint's state was written with this run's world size and grad_accum.
+  void check_checkpoint_layout(const TrainerState& state, const std::string& path) const;
   void write_metrics(const StepMetrics& m);
   TrainConfig cfg_;
   std::shared_ptr<Dist> dist_;

@@ -40,17 +40,17 @@ std::map<std::string, torch::Tensor> on_cpu(const std::map<std::string, torch::T
 void Trainer::save_checkpoint() {
   const std::string root = cfg_.run_dir + "/checkpoints";
   const std::string stage = root + "/.stage-" + io::checkpoint_dir_name(step_);
-  nlohmann::ordered_json state;
-  state["step"] = step_;
-  state["world_size"] = world_;
-  state["grad_accum"] = cfg_.grad_accum;
-  state["nonfinite_in_row"] = nonfinite_in_row_;
-  auto mixers = nlohmann::ordered_json::array();
-  for (const auto& m : mixers_) mixers.push_back(nlohmann::ordered_json::parse(m->state().to_json()));
-  state["mixers"] = mixers;
-  auto bad = nlohmann::ordered_json::array();  // per micro-batch slot, per source: kept across resume
-  for (const auto& m : mixers_) bad.push_back(m->bad_samples_json());
-  state["bad_samples"] = bad;
+  TrainerState st;
+  st.step = step_;
+  st.world_size = world_;
+  st.grad_accum = cfg_.grad_accum;
+  st.nonfinite_in_row = nonfinite_in_row_;
+  st.bad_samples = config::Json::array();  // per micro-batch slot, per source: kept across resume
+  for (const auto& m : mixers_) {
+    st.mixers.push_back(m->state());
+    st.bad_samples->push_back(m->bad_samples_json());
+  }
+  const config::Json state = config::to_json(st);
   const std::string opt_name = fmt::format("optimizer.rank{}.safetensors", rank_);
   const std::string ema_name = fmt::format("ema.rank{}.safetensors", rank_);  // the EMA's resumable state
   const auto ema_full = on_cpu(ema_->named_tensors());  // collective when the EMA is sharded
@@ -91,33 +91,31 @@ void Trainer::save_checkpoint() {
   if (dist_) dist_->barrier();
 }
 
-nlohmann::json Trainer::read_state(const io::CheckpointInfo& ck) const {
-  const std::string path = ck.file(fmt::format("state.rank{}.json", rank_));
-  auto state = config::load_json_file(path);
-  // Checked here, where the file is known: a missing or mistyped key would otherwise surface as nlohmann's
-  // "key 'mixers' not found" naming no file.
-  for (const char* key : {"step", "world_size", "grad_accum"})
-    SGT_CHECK(state.contains(key) && state[key].is_number_integer(), "train.checkpoint",
-              "{}: '{}' is missing or not an integer", path, key);
-  SGT_CHECK(state.contains("mixers") && state["mixers"].is_array() &&
-                static_cast<int64_t>(state["mixers"].size()) == state["grad_accum"].get<int64_t>(),
-            "train.checkpoint", "{}: 'mixers' must be an array of grad_accum ({}) data-loader states", path,
-            state["grad_accum"].dump());
-  if (state.contains("bad_samples"))
-    SGT_CHECK(state["bad_samples"].is_array() && state["bad_samples"].size() == state["mixers"].size(),
-              "train.checkpoint", "{}: 'bad_samples' must be an array beside 'mixers'", path);
-  return state;
+void TrainerState::validate() const {
+  SGT_CHECK(step >= 0, "train.checkpoint", "'step' is missing or negative ({})", step);
+  SGT_CHECK(world_size >= 1 && grad_accum >= 1, "train.checkpoint",
+            "'world_size' ({}) and 'grad_accum' ({}) must be present and >= 1", world_size, grad_accum);
+  SGT_CHECK(static_cast<int64_t>(mixers.size()) == grad_accum, "train.checkpoint",
+            "'mixers' must be an array of grad_accum ({}) data-loader states", grad_accum);
+  if (bad_samples)
+    SGT_CHECK(bad_samples->is_array() && bad_samples->size() == mixers.size(), "train.checkpoint",
+              "'bad_samples' must be an array beside 'mixers'");
 }
 
-void Trainer::check_checkpoint_layout(const nlohmann::json& state, const std::string& path) const {
-  const int64_t world = state.at("world_size").get<int64_t>(), accum = state.at("grad_accum").get<int64_t>();
-  SGT_CHECK(world == world_ && accum == cfg_.grad_accum, "train.checkpoint",
+TrainerState Trainer::read_state(const io::CheckpointInfo& ck) const {
+  // Through the visitor, where the file is known: every error names it.
+  const std::string path = ck.file(fmt::format("state.rank{}.json", rank_));
+  return config::load_file<TrainerState>(path);
+}
+
+void Trainer::check_checkpoint_layout(const TrainerState& state, const std::string& path) const {
+  SGT_CHECK(state.world_size == world_ && state.grad_accum == cfg_.grad_accum, "train.checkpoint",
             "{} was written by {} ranks x {} micro-batches; this run has {} x {} (data order and optimizer shards "
             "depend on both)",
-            path, world, accum, world_, cfg_.grad_accum);
+            path, state.world_size, state.grad_accum, world_, cfg_.grad_accum);
 }
 
-void Trainer::load_checkpoint(const io::CheckpointInfo& ck, const nlohmann::json& state) {
+void Trainer::load_checkpoint(const io::CheckpointInfo& ck, const TrainerState& state) {
   io::load_state_dict(*model_, io::TensorSource::open(ck.file("model.safetensors")));
   if (cfg_.shard_optimizer) {
     ema_->load_state_dict(io::load_tensors(ck.file(fmt::format("ema.rank{}.safetensors", rank_))));
@@ -129,8 +127,8 @@ void Trainer::load_checkpoint(const io::CheckpointInfo& ck, const nlohmann::json
     ema_->load_state_dict(mine);
   }
   opt_->load_state_dict(io::load_tensors(ck.file(fmt::format("optimizer.rank{}.safetensors", rank_))));
-  step_ = state.at("step").get<int64_t>();
-  nonfinite_in_row_ = state.value("nonfinite_in_row", int64_t{0});
+  step_ = state.step;
+  nonfinite_in_row_ = state.nonfinite_in_row.value_or(0);
   resumed_from_ = step_;
   if (rank_ == 0) {  // drop metrics of steps after the checkpoint (they will be redone)
     const std::string path = cfg_.run_dir + "/metrics.jsonl";

@@ -34,24 +34,24 @@ std::string tune_model_json() {
 namespace {
 
 TrainConfig world_common(const std::string& run_dir, const std::string& world_dir, const std::string& model_config,
-                         const std::string& proxy_task) {
+                         data::ProxyTaskKind proxy_task) {
   TrainConfig c;
   c.model_config = model_config;
   c.run_dir = run_dir;
   const std::string train_shards = world_dir + "/train/world-train-{000000..000003}.tar";
   SourceConfig seg;
-  seg.name = proxy_task;
-  seg.kind = "proxy";
+  seg.name = name_of(proxy_task);
+  seg.kind = SourceKind::kProxy;
   seg.shards = {train_shards};
   seg.weight = 3;
   seg.task.task = proxy_task;
   // Painter's colouring (colour from the instance's centroid), not SAM's random colours: a target the tiny model
   // can predict from the input. With random colours each instance's colour is a guess the sampler must commit to
   // across every token of the object; the tiny model mixes colours instead (docs/training.md).
-  if (proxy_task == "segment") seg.task.color_mode = "position";
+  if (proxy_task == data::ProxyTaskKind::kSegment) seg.task.color_mode = data::ColorMode::kPosition;
   SourceConfig vqa;
   vqa.name = "vqa";
-  vqa.kind = "vqa";
+  vqa.kind = SourceKind::kVqa;
   vqa.shards = {train_shards};
   vqa.weight = 1;
   vqa.mandatory = true;
@@ -77,7 +77,7 @@ TrainConfig world_common(const std::string& run_dir, const std::string& world_di
   // Most training at high noise, where x_t says nothing about the target and only the ViT tokens can: with the
   // default shift 1 the tiny model never learnt to read the input's layout (docs/training.md).
   c.timestep_shift = 8.0;
-  c.lr.kind = "cosine";
+  c.lr.kind = LrKind::kCosine;
   c.lr.lr = 2e-3;
   c.lr.min_lr = 2e-4;
   c.lr.warmup_steps = 50;
@@ -96,7 +96,7 @@ TrainConfig world_common(const std::string& run_dir, const std::string& world_di
 
 TrainConfig world_pretrain_config(const std::string& run_dir, const std::string& world_dir,
                                   const std::string& model_config) {
-  TrainConfig c = world_common(run_dir, world_dir, model_config, "recon");
+  TrainConfig c = world_common(run_dir, world_dir, model_config, data::ProxyTaskKind::kRecon);
   c.steps = 400;
   c.lr.total_steps = 1200;  // the first third of a 1200-step cosine, as in the measured run (Y1)
   c.init_scheme = "siglip+mimetic+cross+centred";
@@ -106,7 +106,7 @@ TrainConfig world_pretrain_config(const std::string& run_dir, const std::string&
 
 TrainConfig world_tune_config(const std::string& run_dir, const std::string& world_dir,
                               const std::string& model_config) {
-  TrainConfig c = world_common(run_dir, world_dir, model_config, "segment");
+  TrainConfig c = world_common(run_dir, world_dir, model_config, data::ProxyTaskKind::kSegment);
   c.steps = 800;
   c.lr.total_steps = 800;
   return c;

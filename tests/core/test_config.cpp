@@ -10,6 +10,35 @@
 
 namespace {
 
+enum class Schedule { kConstant, kCosine };
+constexpr auto enum_names(Schedule) {
+  return std::array{sgt::EnumName{Schedule::kConstant, "constant"}, sgt::EnumName{Schedule::kCosine, "cosine"},
+                    sgt::EnumName{Schedule::kCosine, "cos"}};
+}
+
+struct ScheduleConfig {
+  Schedule kind = Schedule::kConstant;
+  std::vector<Schedule> phases;
+  template <class V>
+  void visit(V&& v) {
+    v("kind", kind);
+    v("phases", phases);
+  }
+};
+
+struct StateFile {
+  static constexpr bool kAllKeysRequired = true;
+  int64_t step = 0;
+  std::optional<int64_t> retries;  // may be absent (files of an older format)
+  sgt::config::Json extra;         // kept as it is
+  template <class V>
+  void visit(V&& v) {
+    v("step", step);
+    v("retries", retries);
+    v("extra", extra);
+  }
+};
+
 struct InnerConfig {
   int64_t heads = 4;
   double eps = 1e-6;
@@ -137,6 +166,49 @@ TEST(Config, NumberOverflowIsAnError) {
   sgt::config::for_each_jsonl(path.string(), [&](const Json&, const std::string&) { ++lines; }, true);
   EXPECT_EQ(lines, 2);
   std::filesystem::remove(path);
+}
+
+TEST(Config, EnumsAreReadAndWrittenByName) {
+  auto c = sgt::config::from_json<ScheduleConfig>(sgt::config::parse(R"({"kind":"cos","phases":["cosine","constant"]})", "s"),
+                                                  "s.json");
+  EXPECT_EQ(c.kind, Schedule::kCosine);  // an alias reads as its value ...
+  ASSERT_EQ(c.phases.size(), 2u);
+  EXPECT_EQ(c.phases[0], Schedule::kCosine);
+  EXPECT_EQ(c.phases[1], Schedule::kConstant);
+  auto j = sgt::config::to_json(c);  // ... and is written under the value's first name
+  EXPECT_EQ(j["kind"], "cosine");
+  EXPECT_EQ(j["phases"][1], "constant");
+  EXPECT_EQ(sgt::name_of(Schedule::kConstant), "constant");
+  EXPECT_EQ(sgt::enum_choices<Schedule>(), "constant | cosine | cos");
+}
+
+TEST(Config, UnknownEnumNamesListTheKnownOnes) {
+  try {
+    sgt::config::from_json<ScheduleConfig>(sgt::config::parse(R"({"kind":"linear"})", "s"), "s.json");
+    FAIL() << "expected an error";
+  } catch (const sgt::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("s.json.kind"), std::string::npos) << m;
+    EXPECT_NE(m.find("'linear'"), std::string::npos) << m;
+    EXPECT_NE(m.find("constant, cosine, cos"), std::string::npos) << m;
+  }
+  EXPECT_THROW(sgt::config::from_json<ScheduleConfig>(sgt::config::parse(R"({"kind":1})", "s"), "s.json"), sgt::Error);
+  EXPECT_THROW(sgt::enum_from_name<Schedule>("Cosine", "--schedule"), sgt::Error);  // names are case-sensitive
+}
+
+TEST(Config, StateFilesRequireTheirKeysAndKeepFreeFormJson) {
+  using sgt::config::parse;
+  auto st = sgt::config::from_json<StateFile>(parse(R"({"step":3,"extra":{"a":[1,"x"]}})", "s"), "state.json");
+  EXPECT_EQ(st.step, 3);
+  EXPECT_FALSE(st.retries.has_value());
+  EXPECT_EQ(st.extra.dump(), R"({"a":[1,"x"]})");
+  EXPECT_EQ(sgt::config::to_json(st).dump(), R"({"step":3,"retries":null,"extra":{"a":[1,"x"]}})");
+  try {
+    sgt::config::from_json<StateFile>(parse(R"({"retries":1})", "s"), "state.json");
+    FAIL() << "expected an error";
+  } catch (const sgt::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "[config] state.json: missing key(s) step, extra");
+  }
 }
 
 TEST(Error, MessageCarriesComponentAndShape) {

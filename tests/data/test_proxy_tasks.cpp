@@ -187,7 +187,7 @@ TEST(ProxySegment, PositionColoursFollowTheCentroid) {
 
   // The task: the target holds exactly these colours (NEAREST), whatever the rng, painted largest first.
   ProxyTaskConfig cfg;
-  cfg.color_mode = "position";
+  cfg.color_mode = ColorMode::kPosition;
   auto task = make_proxy_task(cfg, small_instructions());
   ProxySource src;
   src.image = textured(w, h);
@@ -202,8 +202,7 @@ TEST(ProxySegment, PositionColoursFollowTheCentroid) {
   for (const auto& c : cols) allowed.insert(packed(c));
   EXPECT_EQ(colours_of(a.target), allowed);
 
-  cfg.color_mode = "rainbow";
-  EXPECT_THROW(cfg.validate(), Error);
+  EXPECT_THROW(config::from_json<ProxyTaskConfig>(config::Json{{"color_mode", "rainbow"}}, "cfg"), Error);
   EXPECT_THROW(render_instance_map(masks, std::vector<std::array<uint8_t, 3>>(2)), Error);  // 2 colours, 4 masks
 }
 
@@ -226,13 +225,21 @@ TEST(ProxySegment, NearestKeepsOnlyInstanceColoursBicubicBlends) {
   EXPECT_EQ(ex.input.pixels, src.image.pixels);
   EXPECT_EQ(ex.instruction.rfind("segment ", 0), 0u);
 
-  cfg.mask_resize = "bicubic";
+  cfg.mask_resize = MaskResize::kBicubic;
   auto bic = make_proxy_task(cfg, instr);
   Rng r2(3);
   const auto ex2 = bic->make(src, r2);
   int64_t foreign = 0;
   for (uint32_t c : colours_of(ex2.target)) foreign += !allowed.count(c);
   EXPECT_GT(foreign, 0);  // bicubic blends colour edges (the reference's behaviour)
+  cfg.mask_resize = MaskResize::kReject;  // masks of another size make the sample bad
+  Rng r3(3);
+  try {
+    make_proxy_task(cfg, instr)->make(src, r3);
+    ADD_FAILURE() << "expected a bad sample";
+  } catch (const BadSampleError& e) {
+    EXPECT_EQ(e.reason(), BadSampleReason::kSizeMismatch);
+  }
   ProxySource none;
   none.image = src.image;
   EXPECT_THROW(task->make(none, r), Error);  // no masks
@@ -241,7 +248,7 @@ TEST(ProxySegment, NearestKeepsOnlyInstanceColoursBicubicBlends) {
 TEST(ProxyTasks, InstructionsSeededAndFromFixture) {
   const auto instr = small_instructions();
   ProxyTaskConfig cfg;
-  cfg.task = "deblur";
+  cfg.task = ProxyTaskKind::kDeblur;
   auto task = make_proxy_task(cfg, instr);
   ProxySource src;
   src.image = textured(32, 32);
@@ -253,10 +260,9 @@ TEST(ProxyTasks, InstructionsSeededAndFromFixture) {
     seen.insert(x.instruction);
   }
   EXPECT_EQ(seen, (std::set<std::string>{"deblurring a", "deblurring b", "deblurring c"}));
-  cfg.task = "depth";  // a list the small set lacks gets the built-in depth templates
+  cfg.task = ProxyTaskKind::kDepth;  // a list the small set lacks gets the built-in depth templates
   EXPECT_NO_THROW(make_proxy_task(cfg, instr));
-  cfg.task = "bogus";
-  EXPECT_THROW(make_proxy_task(cfg, instr), Error);
+  EXPECT_THROW(config::from_json<ProxyTaskConfig>(config::Json{{"task", "bogus"}}, "cfg"), Error);
   EXPECT_THROW(config::from_json<ProxyTaskConfig>(config::Json{{"tsk", "segment"}}, "cfg"), Error);
 
   const auto full = Instructions::load(sgt::testing::asset("sgt-prompts/instructions.json"));
@@ -294,7 +300,7 @@ TEST(ProxyTasks, DepthNearBright) {
   for (int64_t y = 0; y < 8; ++y)
     for (int64_t x = 0; x < 16; ++x) src.depth.at(y, x)[0] = static_cast<uint8_t>(40 + 10 * x);
   ProxyTaskConfig cfg;
-  cfg.task = "depth";
+  cfg.task = ProxyTaskKind::kDepth;
   auto t = make_proxy_task(cfg, small_instructions());
   Rng r(0);
   const auto ex = t->make(src, r);
@@ -315,7 +321,7 @@ TEST(ProxyTasks, DegradationsShapesAndValues) {
   const auto instr = small_instructions();
   auto run = [&](const std::string& task, uint64_t seed = 1) {
     ProxyTaskConfig cfg;
-    cfg.task = task;
+    cfg.task = enum_from_name<ProxyTaskKind>(task, "task");
     Rng r(seed);
     auto ex = make_proxy_task(cfg, instr)->make(src, r);
     EXPECT_EQ(ex.input.width, 64);
@@ -417,7 +423,7 @@ TEST(ProxyTasks, BuiltinInstructionsServeEveryTask) {
   auto instr = std::make_shared<const Instructions>(Instructions::builtin());
   for (const auto& name : proxy_task_names()) {
     ProxyTaskConfig cfg;
-    cfg.task = name;
+    cfg.task = enum_from_name<ProxyTaskKind>(name, "task");
     EXPECT_NO_THROW(make_proxy_task(cfg, instr)) << name;
   }
   Rng rng(1);

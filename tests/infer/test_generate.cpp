@@ -115,7 +115,7 @@ TEST_F(InferGenerate, ProxyLayoutEqualsTrainingPackAndCfgContexts) {
   opt.cfg_img_scale = 1.5;
   opt.cfg_interval_lo = 0.0;
   const Markers mk = markers_from(*tok_);
-  for (const std::string renorm : {"global", "text_channel"}) {
+  for (const RenormType renorm : {RenormType::kGlobal, RenormType::kTextChannel}) {
     opt.cfg_renorm_type = renorm;
     auto guided = proxy_generate(m, ae, *tok_, input, instruction, 28, 28, out, out, opt);
     auto vit = vit_chunk(cfg, prepare_image(input, 28, 28, 14), 0, mk);
@@ -131,7 +131,7 @@ TEST_F(InferGenerate, ProxyLayoutEqualsTrainingPackAndCfgContexts) {
     infer_testing::append(c, sc, text0, AttnMode::kCausal);
     infer_testing::append(c, sc, vae_chunk(cfg, x0, grid, grid, 1.0, L, mk), AttnMode::kNoise);
     auto vg = cfg_combine(v_of(m, a, sa), v_of(m, b, sb), v_of(m, c, sc), 4.0, 1.5, renorm, 0.0);
-    EXPECT_LE(max_pixel_diff(guided, decode_latents(m, ae, x0 - vg, grid, grid)), 1) << renorm;
+    EXPECT_LE(max_pixel_diff(guided, decode_latents(m, ae, x0 - vg, grid, grid)), 1) << name_of(renorm);
   }
 }
 
@@ -181,8 +181,7 @@ TEST_F(InferGenerate, DeterministicUnderSeedAndReusableContexts) {
   opt.steps = 1;
   EXPECT_THROW(proxy_generate(m, ae, *tok_, input, "x", 28, 14, 48, 32, opt), Error);
   opt.steps = 3;
-  opt.cfg_renorm_type = "local";
-  EXPECT_THROW(proxy_generate(m, ae, *tok_, input, "x", 28, 14, 48, 32, opt), Error);
+  EXPECT_THROW(config::from_json<ImageGenOptions>(config::Json{{"cfg_renorm_type", "local"}}, "gen"), Error);
   EXPECT_THROW(proxy_generate(m, ae, *tok_, data::Image(), "x", 28, 14, 48, 32, ImageGenOptions{}), Error);
 }
 
@@ -251,7 +250,7 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
 TEST(InferGenerateX0, SamplerLandsOnTheHeadsPrediction) {
   torch::NoGradGuard ng;
   auto cfg = infer_testing::tiny_config();
-  cfg.prediction = "x0";
+  cfg.prediction = model::Prediction::kX0;
   model::Bagel m(cfg);
   infer_testing::randomise(*m, 8);
   m->eval();
@@ -276,11 +275,11 @@ TEST(InferGenerateX0, SamplerLandsOnTheHeadsPrediction) {
   ctx.no_img = ctx.full;
   opt.cfg_text_scale = 4.0;
   opt.cfg_img_scale = 2.0;
-  opt.cfg_renorm_type = "global";
+  opt.cfg_renorm_type = RenormType::kGlobal;
   EXPECT_LT((sample_latents(m, ctx, 2, 3, opt, mk, {}) - c.expand({6, D})).abs().max().item<double>(), 1e-4);
 
   // The velocity model with the same head: x(0) = eps - integral of c over t in [0, 1] = eps - c.
-  cfg.prediction = "velocity";
+  cfg.prediction = model::Prediction::kVelocity;
   model::Bagel mv(cfg);
   infer_testing::randomise(*mv, 8);
   mv->eval();
@@ -302,9 +301,8 @@ TEST(InferGenerateX0, SamplerLandsOnTheHeadsPrediction) {
   auto v = m->velocity(h, torch::tensor({1, 2}), xt, t);
   EXPECT_TRUE(torch::allclose(v[0], (xt[0] - c) / 0.5, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(v[1], (xt[1] - c) / 0.05, 1e-5, 1e-5));  // t floored at prediction_t_min
-  cfg.prediction = "eps";
-  EXPECT_THROW(cfg.validate(), Error);
-  cfg.prediction = "x0";
+  EXPECT_THROW(config::from_json<model::BagelConfig>(config::Json{{"prediction", "eps"}}, "bagel"), Error);
+  cfg.prediction = model::Prediction::kX0;
   cfg.prediction_t_min = 0;
   EXPECT_THROW(cfg.validate(), Error);
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "infer/sampler.h"
 
@@ -77,35 +78,33 @@ TEST(InferSampler, CfgCombineMatchesHandComputedValues) {
   // u = vt + 2 (vc - vt) = [[5, 8], [0, 2]]
   auto u = torch::tensor({{5.0, 8.0}, {0.0, 2.0}}, torch::kFloat64);
   // No renorm (min 1), no image guidance: u itself.
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.0, "global", 1.0), u));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.0, RenormType::kGlobal, 1.0), u));
   // w = vi + 1.5 (u - vi) = [[7.5, 12], [-0.5, 2.5]]
   auto w = torch::tensor({{7.5, 12.0}, {-0.5, 2.5}}, torch::kFloat64);
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, "global", 1.0), w));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, RenormType::kGlobal, 1.0), w));
   // global: r = sqrt(26) / ||w||_F, ||w||_F^2 = 56.25 + 144 + .25 + 6.25 = 206.75
   const double rg = std::sqrt(26.0) / (std::sqrt(206.75) + 1e-8);
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, "global", 0.0), w * rg));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, RenormType::kGlobal, 0.0), w * rg));
   // renorm_min clamps the ratio from below.
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, "global", 0.9), w * 0.9));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, RenormType::kGlobal, 0.9), w * 0.9));
   // channel: per-row ratios 5 / ||(7.5, 12)|| and 1 / ||(-0.5, 2.5)||.
   auto rc = torch::tensor({{5.0 / (std::sqrt(56.25 + 144.0) + 1e-8)}, {1.0 / (std::sqrt(6.5) + 1e-8)}},
                           torch::kFloat64);
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, "channel", 0.0), w * rc));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, RenormType::kChannel, 0.0), w * rc));
   // text_channel: u renormed per row first (5 / sqrt(89), 1 / 2), then image guidance.
   auto ru = torch::tensor({{5.0 / (std::sqrt(89.0) + 1e-8)}, {1.0 / (2.0 + 1e-8)}}, torch::kFloat64);
   auto un = u * ru;
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, "text_channel", 0.0), vi + 1.5 * (un - vi)));
-  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.0, "text_channel", 0.0), un));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.5, RenormType::kTextChannel, 0.0), vi + 1.5 * (un - vi)));
+  EXPECT_TRUE(near(cfg_combine(vc, vt, vi, 2.0, 1.0, RenormType::kTextChannel, 0.0), un));
   // Ratios never exceed 1: u = 2vc + 2 (vc - 2vc) = 0 has norm 0 and stays 0 (ratio clamped to 1, not 5e8).
-  EXPECT_TRUE(near(cfg_combine(vc, vc * 2.0, torch::Tensor(), 2.0, 1.0, "global", 0.0), torch::zeros_like(vc)));
+  EXPECT_TRUE(near(cfg_combine(vc, vc * 2.0, torch::Tensor(), 2.0, 1.0, RenormType::kGlobal, 0.0), torch::zeros_like(vc)));
   // Quirk: text scale <= 1 means no guidance at all, even with an image scale > 1 (and no other velocities).
-  EXPECT_TRUE(near(cfg_combine(vc, torch::Tensor(), torch::Tensor(), 1.0, 2.0, "global", 0.0), vc));
+  EXPECT_TRUE(near(cfg_combine(vc, torch::Tensor(), torch::Tensor(), 1.0, 2.0, RenormType::kGlobal, 0.0), vc));
   // Bad inputs.
-  EXPECT_THROW(cfg_combine(vc, torch::Tensor(), vi, 2.0, 1.5, "global", 0.0), Error);
-  EXPECT_THROW(cfg_combine(vc, vt, torch::Tensor(), 2.0, 1.5, "global", 0.0), Error);
+  EXPECT_THROW(cfg_combine(vc, torch::Tensor(), vi, 2.0, 1.5, RenormType::kGlobal, 0.0), Error);
+  EXPECT_THROW(cfg_combine(vc, vt, torch::Tensor(), 2.0, 1.5, RenormType::kGlobal, 0.0), Error);
   CfgParams bad;
-  bad.renorm_type = "local";
-  EXPECT_THROW(bad.validate(), Error);
-  bad.renorm_type = "global";
+  EXPECT_THROW(config::from_json<ImageGenOptions>(config::Json{{"cfg_renorm_type", "local"}}, "gen"), Error);
   bad.interval_lo = 0.9;
   bad.interval_hi = 0.5;
   EXPECT_THROW(bad.validate(), Error);

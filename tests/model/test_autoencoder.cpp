@@ -88,7 +88,7 @@ TEST(ModelAutoencoder, FluxGeometryKeys) {
 
 TEST(ModelAutoencoder, PixelSpaceIsExactlyInvertible) {
   VAEConfig c;
-  c.kind = "pixel";
+  c.kind = VaeKind::kPixel;
   c.pixel_patch = 4;
   AutoEncoder ae(c);
   EXPECT_TRUE(io::state_dict(*ae).empty());

@@ -94,7 +94,7 @@ TEST(ModelQwen2, ParameterNamesFollowTheCheckpoint) {
     EXPECT_TRUE(sd.count(k)) << k;
   EXPECT_FALSE(sd.count("model.layers.0.self_attn.o_proj.bias"));
   LLMConfig plain = tiny_llm(false);
-  plain.layer_module = "Qwen2DecoderLayer";
+  plain.layer_module = LayerModule::kDense;
   Qwen2ForCausalLM lm2(plain);
   auto sd2 = io::state_dict(*lm2);
   for (const auto& [k, v] : sd2) EXPECT_EQ(k.find("moe_gen"), std::string::npos) << k;

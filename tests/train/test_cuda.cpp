@@ -144,7 +144,7 @@ class CudaTrainer : public ::testing::Test {
   static train::TrainConfig tiny(const std::string& run, const std::string& device) {
     auto c = train::test::tiny_config(dir_->file(run), dir_->file("world"), "world-train-{000000..000001}.tar",
                                       /*steps=*/4, /*save_every=*/4);
-    c.device = device;
+    c.device = enum_from_name<train::TrainDevice>(device, "device");
     return c;
   }
   static sgt::testing::TempDir* dir_;
@@ -168,7 +168,7 @@ TEST_F(CudaTrainer, Fp32FollowsTheCpuRunAndBf16StaysClose) {
   }
   {
     auto c = tiny("bf16", "cuda");
-    c.precision = "bf16";
+    c.precision = train::Precision::kBf16;
     train::Trainer t(c);
     t.run();
     bf16 = t.history();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/config.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "io/torch_tensors.h"
@@ -50,7 +51,7 @@ void set_grads(std::vector<torch::Tensor>& ps, const std::map<std::string, torch
 
 // LR schedules vs transformers' LambdaLR numbers, and hand values.
 static void check_schedules(const std::map<std::string, torch::Tensor>& ref) {
-  LrSchedule c{"constant", 1e-4, 1e-7, 10, 50}, cos{"cosine", 1e-4, 1e-7, 10, 50};
+  LrSchedule c{LrKind::kConstant, 1e-4, 1e-7, 10, 50}, cos{LrKind::kCosine, 1e-4, 1e-7, 10, 50};
   c.validate();
   cos.validate();
   auto rc = ref.at("sched_const"), rcos = ref.at("sched_cos");
@@ -64,12 +65,12 @@ static void check_schedules(const std::map<std::string, torch::Tensor>& ref) {
   EXPECT_DOUBLE_EQ(c.at(1000), 1e-4);
   EXPECT_NEAR(cos.at(30), 1e-7 + (1e-4 - 1e-7) * 0.5, 1e-18);
   EXPECT_NEAR(cos.at(50), 1e-7, 1e-18);
-  LrSchedule none{"constant", 2e-5, 0, 0, 0};
+  LrSchedule none{LrKind::kConstant, 2e-5, 0, 0, 0};
   EXPECT_DOUBLE_EQ(none.at(0), 2e-5);
-  EXPECT_THROW((LrSchedule{"linear", 1e-4, 0, 0, 10}.validate()), sgt::Error);
-  EXPECT_THROW((LrSchedule{"cosine", 1e-4, 1e-7, 10, 10}.validate()), sgt::Error);
-  EXPECT_THROW((LrSchedule{"cosine", 1e-4, 1e-3, 0, 10}.validate()), sgt::Error);
-  EXPECT_THROW((LrSchedule{"constant", -1, 0, 0, 0}.validate()), sgt::Error);
+  EXPECT_THROW(sgt::config::from_json<LrSchedule>(sgt::config::Json{{"kind", "linear"}}, "lr"), sgt::Error);
+  EXPECT_THROW((LrSchedule{LrKind::kCosine, 1e-4, 1e-7, 10, 10}.validate()), sgt::Error);
+  EXPECT_THROW((LrSchedule{LrKind::kCosine, 1e-4, 1e-3, 0, 10}.validate()), sgt::Error);
+  EXPECT_THROW((LrSchedule{LrKind::kConstant, -1, 0, 0, 0}.validate()), sgt::Error);
   EXPECT_THROW(c.at(-1), sgt::Error);
 }
 

@@ -38,7 +38,7 @@ inline TrainConfig tiny_config(const std::string& run_dir, const std::string& wo
   c.data.shuffle_buffer = 8;
   c.steps = steps;
   c.save_every = save_every;
-  c.lr.kind = "constant";
+  c.lr.kind = LrKind::kConstant;
   c.lr.lr = 1e-3;
   c.lr.warmup_steps = 0;
   c.log_every = 1;
