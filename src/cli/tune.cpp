@@ -247,12 +247,24 @@ void register_tune(CLI::App& app) {
   cmd->add_option("--eval-shift", a->eval_shift,
                   "timestep shift of the held-out sampler (default: 1 for the built-in recipe, else the config's)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--min-region", a->min_region,
+  // One flag name per concept across the commands (sgt eval seg --min-pixels, the inference commands'
+  // --cfg-*-scale); the earlier names stay as hidden aliases for a release.
+  cmd->add_option("--min-pixels", a->min_region,
                   "segment: smallest predicted colour region counted, in pixels of the target (default: 4 for the "
                   "built-in recipe's 24 px targets, else 16)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--cfg-text", a->cfg_text, "text CFG scale of the held-out generations");
-  cmd->add_option("--cfg-img", a->cfg_img, "image CFG scale of the held-out generations");
+  cmd->add_option_function<int64_t>("--min-region", [a](int64_t v) {
+       SGT_CHECK(v >= 0, "cli", "--min-region {} must be >= 0 (the old name of --min-pixels)", v);
+       a->min_region = v;
+     })->group("");
+  for (const char* flag : {"--cfg-text-scale", "--cfg-text"}) {
+    auto* o = cmd->add_option(flag, a->cfg_text, "text CFG scale of the held-out generations");
+    if (flag == std::string("--cfg-text")) o->group("");
+  }
+  for (const char* flag : {"--cfg-img-scale", "--cfg-img"}) {
+    auto* o = cmd->add_option(flag, a->cfg_img, "image CFG scale of the held-out generations");
+    if (flag == std::string("--cfg-img")) o->group("");
+  }
   cmd->add_flag("--no-eval", a->no_eval, "skip the held-out measurement");
   cmd->add_flag("--restart", a->restart,
                 "start over although the run folder holds checkpoints (they and metrics.jsonl move into "

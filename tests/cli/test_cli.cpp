@@ -69,6 +69,25 @@ TEST(Cli, HelpShowsTheDefaultsTheCommandsUse) {
   for (const auto* h : {&edit, &gen, &geneval}) EXPECT_EQ(h->find("(default 1.5)"), std::string::npos) << *h;
 }
 
+// One flag name per concept (issue 25): tune takes the inference commands' --cfg-text-scale / --cfg-img-scale and eval
+// seg's --min-pixels; the earlier names still parse but are not shown. Enum options list their choices from the
+// enum's name table and refuse others in one line.
+TEST(Cli, OneFlagPerConceptWithHiddenOldNames) {
+  const auto tune = run_sgt("tune --help").output;
+  for (const char* shown : {"--cfg-text-scale", "--cfg-img-scale", "--min-pixels", "(cpu | cuda)"})
+    EXPECT_NE(tune.find(shown), std::string::npos) << shown << "\n" << tune;
+  for (const char* hidden : {"--cfg-text ", "--cfg-img ", "--min-region"}) EXPECT_EQ(tune.find(hidden), std::string::npos) << hidden;
+  // The old names still parse: the error is the alias's own range check, not "not expected".
+  auto old = run_sgt("tune --cfg-text 2 --cfg-img 1 --min-region -1 2>&1");
+  EXPECT_EQ(old.exit_code, 1) << old.output;
+  EXPECT_EQ(old.output, "sgt: error: [cli] --min-region -1 must be >= 0 (the old name of --min-pixels)\n");
+  auto kind = run_sgt("eval seg --pred a --gt b --kind contour 2>&1");
+  EXPECT_EQ(kind.exit_code, 1) << kind.output;
+  EXPECT_EQ(kind.output,
+            "sgt: error: [config] --kind (kind): unknown value 'contour' (known: seg, edge, depth)\n");
+  EXPECT_NE(run_sgt("eval seg --help").output.find("--kind TEXT=seg"), std::string::npos);
+}
+
 // An installed sgt (cmake --install) finds the tokenizer and the other data files beside itself, with no source tree
 // or environment variable naming them (core/assets.h, assets/README.md).
 TEST(Cli, InstalledBinaryFindsItsAssets) {
