@@ -33,22 +33,30 @@ function(sgt_python_probe what code)
   endforeach()
 endfunction()
 
-sgt_python_probe(torch "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__)"
-  SGT_TORCH_PREFIX SGT_TORCH_VERSION)
-list(APPEND CMAKE_PREFIX_PATH "${SGT_TORCH_PREFIX}")
-message(STATUS "[sgt] torch ${SGT_TORCH_VERSION} from ${SGT_TORCH_PREFIX}")
+if(SGT_FUZZ_BUILD)
+  # The fuzz build links nothing of torch and needs only its bundled fmt headers (below), so it asks the wheel for its
+  # include folder instead of running find_package(Torch), which needs the CUDA toolkit and links libtorch.
+  sgt_python_probe(torch "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'include'))"
+    TORCH_INCLUDE_DIRS)
+  message(STATUS "[sgt] fuzz build: torch headers from ${TORCH_INCLUDE_DIRS}")
+else()
+  sgt_python_probe(torch "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__)"
+    SGT_TORCH_PREFIX SGT_TORCH_VERSION)
+  list(APPEND CMAKE_PREFIX_PATH "${SGT_TORCH_PREFIX}")
+  message(STATUS "[sgt] torch ${SGT_TORCH_VERSION} from ${SGT_TORCH_PREFIX}")
 
-# The PyPI wheel is a CUDA build; its CMake config needs the CUDA toolkit to configure even for CPU use.
-# Without SGT_WITH_CUDA we only use its CPU kernels; with it we also compile our own .cu files.
-# Name the GPU architectures so that torch's CMake does not probe for a GPU (there is none on build machines):
-# Hopper (H100/H200) by default.
-if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST} AND NOT TORCH_CUDA_ARCH_LIST)
-  set(TORCH_CUDA_ARCH_LIST "9.0" CACHE STRING "CUDA architectures for torch's CMake")
+  # The PyPI wheel is a CUDA build; its CMake config needs the CUDA toolkit to configure even for CPU use.
+  # Without SGT_WITH_CUDA we only use its CPU kernels; with it we also compile our own .cu files.
+  # Name the GPU architectures so that torch's CMake does not probe for a GPU (there is none on build machines):
+  # Hopper (H100/H200) by default.
+  if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST} AND NOT TORCH_CUDA_ARCH_LIST)
+    set(TORCH_CUDA_ARCH_LIST "9.0" CACHE STRING "CUDA architectures for torch's CMake")
+  endif()
+  if(NOT SGT_WITH_CUDA)
+    set(USE_CUDNN OFF CACHE BOOL "" FORCE)
+  endif()
+  find_package(Torch REQUIRED)
 endif()
-if(NOT SGT_WITH_CUDA)
-  set(USE_CUDNN OFF CACHE BOOL "" FORCE)
-endif()
-find_package(Torch REQUIRED)
 # fmt: libtorch ships fmt 12 headers on its include path, which would shadow a system fmt and clash with its
 # library at link time. So every target uses that one fmt; src/core/fmt_impl.cpp compiles its library part.
 add_library(sgt_fmt INTERFACE)
@@ -74,6 +82,6 @@ message(STATUS "[sgt] Arrow/Parquet ${SGT_ARROW_VERSION} from ${SGT_ARROW_LIB_DI
 # TORCH_CXX_FLAGS carries the ABI define; keep it on every target.
 separate_arguments(SGT_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 
-if(SGT_BUILD_TESTS)
+if(SGT_BUILD_TESTS AND NOT SGT_FUZZ_BUILD)
   find_package(GTest REQUIRED)
 endif()

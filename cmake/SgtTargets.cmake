@@ -4,7 +4,13 @@ set(SGT_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare)
 if(SGT_WERROR)
   list(APPEND SGT_WARNINGS -Werror)
 endif()
-if(SGT_SANITIZE)
+if(SGT_FUZZ_BUILD)
+  # Every object of the fuzz build is instrumented for libFuzzer's coverage (fuzzer-no-link) and the sanitizers; only
+  # the fuzz executables link libFuzzer itself (sgt_add_fuzz, -fsanitize=fuzzer). -O1: the usual speed / report
+  # quality balance under ASan. A UBSan report aborts, so the fuzzer counts it as a crash.
+  add_compile_options(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link)
+  add_link_options(-fsanitize=address,undefined)
+elseif(SGT_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
@@ -13,8 +19,12 @@ endif()
 # One static library per layer: sgt_<name>. DEPS name the layers (and libraries) it may use, so a wrong-way
 # include fails to link. TORCH marks layers that use libtorch; their SOURCES get the shared precompiled torch
 # header (saves ~25 s per file), PLAIN_SOURCES do not (loading the 700 MB header costs ~14 s per file).
+# The fuzz build (SGT_FUZZ_BUILD) defines only the torch-free layers: a TORCH layer is skipped there.
 function(sgt_add_layer name)
   cmake_parse_arguments(A "TORCH" "" "SOURCES;PLAIN_SOURCES;DEPS" ${ARGN})
+  if(A_TORCH AND SGT_FUZZ_BUILD)
+    return()
+  endif()
   add_library(sgt_${name} STATIC ${A_SOURCES} ${A_PLAIN_SOURCES})
   if(A_PLAIN_SOURCES)
     set_source_files_properties(${A_PLAIN_SOURCES} TARGET_DIRECTORY sgt_${name} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)

@@ -1,7 +1,7 @@
 // libFuzzer target for the tokenizer: any byte string must encode to in-range ids, decode to well-formed UTF-8,
 // round-trip to its NFC form when no added token occurs in it, and, read as ids, decode or raise sgt::Error.
 // Crashes, sanitizer reports, other exception types and broken invariants (__builtin_trap) are findings.
-// The tokenizer is the one the project ships (assets/qwen-tokenizer) or $SGT_FUZZ_TOKENIZER.
+// The tokenizer is the one the project ships (assets/qwen-tokenizer, found as sgt finds it) or $SGT_FUZZ_TOKENIZER.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/assets.h"
 #include "core/error.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
@@ -18,8 +19,9 @@ namespace {
 const sgt::text::Tokenizer& tokenizer() {
   static const sgt::text::Tokenizer t = [] {
     const char* env = std::getenv("SGT_FUZZ_TOKENIZER");
+    // Not a path from __FILE__: a compiler launcher (ccache's base_dir) may make that relative to the build folder.
     const auto path = env ? std::filesystem::path(env)
-                          : std::filesystem::path(__FILE__).parent_path() / "../assets/qwen-tokenizer";
+                          : std::filesystem::path(sgt::require_asset(sgt::kDefaultTokenizerAsset).path).parent_path();
     return sgt::text::Tokenizer::load(path.string());
   }();
   return t;
