@@ -1,11 +1,10 @@
-// sgt tune: SGT tuning. With no arguments it runs the built-in recipe (train/world_recipe.h): it renders the
-// synthetic world into the run folder, trains a fresh tiny BAGEL-architecture model on reconstruction + VQA (stage
-// 1, in stage1/), tunes it on segmentation + VQA (stage 2), and measures the generated segmentation of held-out
-// scenes (matched-instance IoU, foreground IoU, input sensitivity) before stage 1 and after stage 2. With --config it runs
-// any TrainConfig (JSON). Multi-process: launch with torchrun --no-python (or srun); rank 0 writes the outputs.
+// sgt tune: SGT tuning. With no arguments it runs the built-in recipe (train/world_recipe.h), with --config any
+// TrainConfig (JSON); the job itself (stages, world, overrides) is train/tune_job.h. This command adds the held-out
+// measurement around it: the generated segmentation of held-out scenes (matched-instance IoU, foreground IoU, input
+// sensitivity) before the first stage and after the last, summary.json and heldout_grid.png. Multi-process: launch
+// with torchrun --no-python (or srun); rank 0 writes the outputs.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -16,14 +15,11 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "data/plot.h"
-#include "data/world.h"
 #include "eval/proxy_eval.h"
 #include "io/atomic_file.h"
-#include "io/run_lock.h"
-#include "io/checkpoint.h"
 #include "train/distributed.h"
 #include "train/trainer.h"
+#include "train/tune_job.h"
 #include "train/world_recipe.h"
 
 namespace fs = std::filesystem;
@@ -43,35 +39,6 @@ struct TuneArgs {
   bool restart = false;
 };
 
-void write_curves(const std::string& run_dir, const std::vector<train::StepMetrics>& history) {
-  // Re-read metrics.jsonl so that a resumed run plots the whole curve.
-  data::PlotSeries loss{"loss", {}, {}}, ce{"ce", {}, {}}, mse{"mse", {}, {}}, lr{"lr", {}, {}};
-  const std::string path = run_dir + "/metrics.jsonl";
-  if (!fs::exists(path)) return;
-  config::for_each_jsonl(
-      path,
-      [&](const config::Json& j, const std::string&) {
-        if (!j.value("loss", nlohmann::json()).is_number()) return;  // skipped (non-finite) steps log null
-        const double s = j.at("step").get<double>();
-        loss.x.push_back(s), loss.y.push_back(j.at("loss").get<double>());
-        ce.x.push_back(s), ce.y.push_back(j.at("ce").get<double>());
-        mse.x.push_back(s), mse.y.push_back(j.at("mse").get<double>());
-        lr.x.push_back(s), lr.y.push_back(j.at("lr").get<double>());
-      },
-      /*skip_malformed=*/true);
-  if (loss.x.empty()) return;
-  data::PlotOptions o;
-  o.title = "SGT tuning: losses";
-  o.x_label = "step";
-  o.y_label = "loss";
-  o.log_y = true;
-  data::write_plot_png(run_dir + "/loss_curves.png", {loss, ce, mse}, o);
-  o.title = "learning rate";
-  o.y_label = "lr";
-  o.log_y = false;
-  data::write_plot_png(run_dir + "/lr.png", {lr}, o);
-}
-
 nlohmann::ordered_json scores(const eval::ProxyEvalResult& r, int64_t step) {
   return {{"step", step},           {"iou", r.mean_iou},
           {"score", r.score},       {"precision", r.precision},
@@ -81,84 +48,36 @@ nlohmann::ordered_json scores(const eval::ProxyEvalResult& r, int64_t step) {
 
 void run_tune(const TuneArgs& a) {
   const auto env = train::dist_env_from_environment();
-  const bool recipe = a.config.empty();
-  train::TrainConfig cfg;
-  std::optional<train::TrainConfig> pre;  // the recipe's stage 1 (world_recipe.h)
-  std::string heldout = a.heldout;
-  std::string world;  // the recipe's synthetic world, rendered once the options are checked
-  if (recipe) {
-    const std::string run = a.run_dir.empty() ? "runs/tune" : a.run_dir;
-    world = run + "/world";
-    pre = train::world_pretrain_config(run + "/stage1", world, run + "/model.json");
-    if (a.pretrain_steps >= 0) pre->steps = a.pretrain_steps;
-    pre->save_every = pre->steps;  // one checkpoint: stage 2 starts from it
-    if (pre->steps == 0) pre.reset();  // --pretrain-steps 0: segmentation from fresh weights (the ablation)
-    cfg = train::world_tune_config(run, world, run + "/model.json");
-    if (heldout.empty()) heldout = world + "/heldout/world-heldout-000000.tar";
-  } else {
-    cfg = config::load_file<train::TrainConfig>(a.config);
-    if (!a.run_dir.empty()) cfg.run_dir = a.run_dir;
-  }
-  // --tokenizer / --device / --precision / --attention apply to both stages (rank r of a multi-GPU launch uses
-  // cuda:LOCAL_RANK).
-  // The tokenizer is resolved (and its origin logged) once, before any work: --tokenizer, else the config's, else
-  // $SGT_TOKENIZER, else the one in assets/ (train::find_tokenizer). A missing file is one line here, not an error
-  // after the world has been rendered.
-  const std::string tokenizer = train::find_tokenizer(!a.tokenizer.empty() ? a.tokenizer : cfg.tokenizer);
-  SGT_CHECK(fs::exists(tokenizer), "tune", "tokenizer {} does not exist", tokenizer);
-  if (!a.tokenizer.empty() || !cfg.tokenizer.empty())
-    log::info("tokenizer: {} ({})", tokenizer, !a.tokenizer.empty() ? "--tokenizer" : "the config's 'tokenizer'");
-  for (train::TrainConfig* c : {&cfg, pre ? &*pre : nullptr}) {
-    if (!c) continue;
-    c->tokenizer = tokenizer;
-    if (!a.device.empty()) c->device = enum_from_name<train::TrainDevice>(a.device, "--device");
-    if (!a.precision.empty()) c->precision = enum_from_name<train::Precision>(a.precision, "--precision");
-    if (!a.attention.empty()) c->attention = enum_from_name<train::AttentionChoice>(a.attention, "--attention");
-    if (a.restart) c->restart = true;
-  }
-  cfg.validate();  // before any work: a bad combination (bf16 on the CPU, ...) is one line
-  if (pre) pre->validate();
-  // The recipe's whole folder (world, stage 1, stage 2) belongs to this job; each trainer locks its own run folder
-  // again (re-entrant within the process), which is what protects a --config run.
-  std::shared_ptr<io::RunLock> lock;
-  if (recipe && env.rank == 0) lock = io::RunLock::acquire(cfg.run_dir);
-  if (recipe) {
-    if (env.rank == 0 && !fs::exists(world + "/world.json")) {
-      log::info("tune: rendering the synthetic world into {}", world);
-      const auto sum = data::write_world(world, train::tune_world_config(), 2);
-      log::info("tune: {} scenes, {} objects in {:.1f} s", sum.scenes, sum.objects, sum.seconds);
-    }
-    fs::create_directories(cfg.run_dir);
-    if (env.rank == 0) io::atomic_write_text(cfg.run_dir + "/model.json", train::tune_model_json());
-  }
-  if (a.steps >= 0) {
-    cfg.steps = a.steps;
-    if (cfg.lr.kind == train::LrKind::kCosine) cfg.lr.total_steps = std::max(cfg.lr.total_steps, cfg.steps);
-  }
-  std::shared_ptr<train::Dist> dist;
-  if (env.world_size > 1) {
-    const torch::Device dev = train::training_device(cfg.device, env);
-    dist = train::Dist::create(env, dev, std::chrono::seconds(cfg.dist_timeout_s));
-    dist->barrier();  // rank 0 has rendered the world
-  }
+  train::TuneRequest req;
+  req.config = a.config, req.run_dir = a.run_dir, req.tokenizer = a.tokenizer;
+  if (!a.device.empty()) req.device = enum_from_name<train::TrainDevice>(a.device, "--device");
+  if (!a.precision.empty()) req.precision = enum_from_name<train::Precision>(a.precision, "--precision");
+  if (!a.attention.empty()) req.attention = enum_from_name<train::AttentionChoice>(a.attention, "--attention");
+  req.steps = a.steps, req.pretrain_steps = a.pretrain_steps, req.restart = a.restart;
+  train::TunePlan plan = train::plan_tune(req);
+  const train::TrainConfig& cfg = plan.main;
+  const std::string heldout = !a.heldout.empty() ? a.heldout : plan.heldout;
+
+  // The held-out measurement around the run (rank 0): the model the whole run starts from (stage 1's fresh weights
+  // for the recipe), then the final model and its EMA.
   const bool evaluate = !a.no_eval && env.rank == 0 && !heldout.empty();
   std::vector<train::TrainSample> samples;
   infer::ImageGenOptions gen;
   gen.steps = a.eval_steps;
   // --eval-shift, else the recipe's sampling shift, else the schedule the model was trained on.
-  gen.timestep_shift = a.eval_shift > 0 ? a.eval_shift : recipe ? train::kWorldEvalShift : cfg.timestep_shift;
+  gen.timestep_shift = a.eval_shift > 0 ? a.eval_shift : plan.recipe ? train::kWorldEvalShift : cfg.timestep_shift;
   gen.cfg_text_scale = a.cfg_text;
   gen.cfg_img_scale = a.cfg_img;
   gen.seed = 1234;
   eval::SegMatchOptions seg;
   if (a.min_region >= 0) seg.min_region_pixels = a.min_region;
-  else if (recipe) seg.min_region_pixels = train::kWorldSegMinPixels;
+  else if (plan.recipe) seg.min_region_pixels = train::kWorldSegMinPixels;
   nlohmann::ordered_json summary;
   eval::ProxyEvalResult start;
   int64_t start_step = 0;
   const auto& seg_source = cfg.data.sources.front();
-  // The start measurement: the model the whole run starts from (stage 1's fresh weights for the recipe).
-  auto measure_start = [&](train::Trainer& t) {
+  train::TuneHooks hooks;
+  hooks.before_training = [&](train::Trainer& t) {
     if (!evaluate) return;
     train::SourceConfig src = seg_source;
     src.shards = {heldout};
@@ -168,30 +87,17 @@ void run_tune(const TuneArgs& a) {
     start_step = t.step();
     log::info("tune: step {}: held-out {} score {:.4f} (matched-instance IoU {:.4f}, foreground IoU {:.4f}, input "
               "sensitivity {:.4f}) over {} samples, {:.1f} s",
-              t.step(), name_of(src.task.task), start.score, start.mean_iou, start.foreground_iou, start.input_sensitivity,
+              t.step(), src.task.task, start.score, start.mean_iou, start.foreground_iou, start.input_sensitivity,
               samples.size(), start.seconds);
     summary["start"] = scores(start, t.step());
   };
-  if (pre) {
-    {
-      train::Trainer stage1(*pre, dist);
-      log::info("tune: stage 1 ({} proxy task, {} steps) in {}", name_of(pre->data.sources.front().task.task), pre->steps,
-                pre->run_dir);
-      measure_start(stage1);
-      stage1.run();
-      if (env.rank == 0) write_curves(pre->run_dir, stage1.history());
+  hooks.after_training = [&](train::Trainer& trainer) {
+    if (!evaluate) {
+      if (env.rank == 0)
+        std::printf("tune: %lld steps done; %s; %s\n", static_cast<long long>(trainer.step()),
+                    trainer.bad_sample_summary().c_str(), cfg.run_dir.c_str());
+      return;
     }
-    if (dist) dist->barrier();  // stage 1's checkpoint is published
-    const auto latest = io::latest_checkpoint(pre->run_dir + "/checkpoints");
-    SGT_CHECK(latest.has_value(), "tune", "stage 1 wrote no checkpoint in {}/checkpoints", pre->run_dir);
-    cfg.init_from = latest->file("model.safetensors");
-    log::info("tune: stage 2 ({} proxy task, {} steps) from {}", name_of(seg_source.task.task), cfg.steps, cfg.init_from);
-  }
-  train::Trainer trainer(cfg, dist);
-  if (!pre) measure_start(trainer);
-  trainer.run();
-  if (env.rank == 0) write_curves(cfg.run_dir, trainer.history());
-  if (evaluate) {
     auto end = eval::evaluate_proxy(trainer.model(), trainer.autoencoder(), trainer.tokenizer(), samples,
                                     seg_source.task.task, gen, seg);
     auto ema = trainer.ema_model();
@@ -199,8 +105,10 @@ void run_tune(const TuneArgs& a) {
                                         seg_source.task.task, gen, seg);
     summary["end"] = scores(end, trainer.step());
     summary["end_ema"] = scores(end_ema, trainer.step());
-    if (pre) summary["stage1"] = {{"task", name_of(pre->data.sources.front().task.task)}, {"steps", pre->steps},
-                                  {"run_dir", pre->run_dir}};
+    if (plan.stage1)
+      summary["stage1"] = {{"task", name_of(plan.stage1->data.sources.front().task.task)},
+                           {"steps", plan.stage1->steps},
+                           {"run_dir", plan.stage1->run_dir}};
     summary["per_sample_iou_start"] = start.per_sample;
     summary["per_sample_iou_end"] = end.per_sample;
     summary["eval"] = config::to_json(gen);
@@ -208,7 +116,7 @@ void run_tune(const TuneArgs& a) {
                             {"min_region_pixels", seg.min_region_pixels},
                             {"background_max", seg.background_max}};
     summary["bad_samples"] = trainer.bad_sample_summary();
-    const std::string start_label = pre ? "start" : "step " + std::to_string(start_step);
+    const std::string start_label = plan.stage1 ? "start" : "step " + std::to_string(start_step);
     const auto grid = eval::proxy_grid(samples, {start.generated, end.generated, end_ema.generated},
                                        {"input", start_label, "step " + std::to_string(trainer.step()), "EMA", "target"});
     data::write_png(cfg.run_dir + "/heldout_grid.png", grid);
@@ -217,10 +125,8 @@ void run_tune(const TuneArgs& a) {
                 "%.4f -> %.4f; input sensitivity %.4f -> %.4f; %s\n",
                 start.mean_iou, end.mean_iou, end_ema.mean_iou, start.foreground_iou, end.foreground_iou,
                 start.input_sensitivity, end.input_sensitivity, cfg.run_dir.c_str());
-  } else if (env.rank == 0) {
-    std::printf("tune: %lld steps done; %s; %s\n", static_cast<long long>(trainer.step()),
-                trainer.bad_sample_summary().c_str(), cfg.run_dir.c_str());
-  }
+  };
+  train::run_tune_job(plan, env, hooks);
 }
 
 }  // namespace
