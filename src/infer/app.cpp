@@ -90,6 +90,7 @@ std::pair<int64_t, int64_t> chat_vit_size(const data::Image& img, int64_t vit_w,
 // ChatArgs.
 struct TaskSizes {
   int64_t w = 0, h = 0, vit_w = 0, vit_h = 0;
+  ImageGeometry geometry() const { return {vit_w, vit_h, w, h}; }
 };
 TaskSizes task_sizes(const data::Image& in, const ImageTaskArgs& a, int64_t f, bool segment) {
   TaskSizes s{a.width, a.height, a.vit_w, a.vit_h};
@@ -134,7 +135,7 @@ std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
   data::Image img;
   if (!a.image.empty()) img = read_input(a.image);
   const auto [vit_w, vit_h] = chat_vit_size(img, a.vit_w, a.vit_h, a.resize);
-  return understand(l.model, *l.tok, img, a.question, vit_w, vit_h, a.text).text;
+  return understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{img, a.question, vit_w, vit_h, a.text}).text;
 }
 
 void run_generate(const ModelArgs& m, const GenerateArgs& a) {
@@ -143,15 +144,19 @@ void run_generate(const ModelArgs& m, const GenerateArgs& a) {
   a.gen.validate();
   auto l = load(m, true);
   std::unique_ptr<Progress> bar;
+  const ModelRef ref(l.model, l.ae, *l.tok);
+  ImageRequest req;
+  req.instruction = a.prompt;
+  req.size.out_w = a.width, req.size.out_h = a.height;
+  req.gen = a.gen;
+  req.on_step = progress_cb(m, bar, "generate");
   if (a.think) {
-    auto r = think_then_generate(l.model, l.ae, *l.tok, data::Image(), a.prompt, 0, 0, a.width, a.height, a.gen,
-                                 a.think_text, progress_cb(m, bar, "generate"));
+    auto r = think_then_generate(ref, req, a.think_text);
     std::printf("%s\n", r.think.text.c_str());  // the plan, as BAGEL returns it
     write_output(a.output, r.image);
     return;
   }
-  write_output(a.output, text_to_image(l.model, l.ae, *l.tok, a.prompt, a.width, a.height, a.gen, "",
-                                       progress_cb(m, bar, "generate")));
+  write_output(a.output, text_to_image(ref, req));
 }
 
 namespace {
@@ -164,19 +169,19 @@ void run_image_task(const ModelArgs& m, const ImageTaskArgs& a, bool segment) {
   a.gen.validate();
   auto in = read_input(a.image);
   auto l = load(m, true);
-  const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
+  const int64_t f = l.config.pixels_per_latent_token();
   const TaskSizes z = task_sizes(in, a, f, segment);
   std::unique_ptr<Progress> bar;
-  auto cb = progress_cb(m, bar, segment ? "segment" : "edit");
+  const ModelRef ref(l.model, l.ae, *l.tok);
+  const ImageRequest req{in, a.instruction, z.geometry(), a.gen, "", progress_cb(m, bar, segment ? "segment" : "edit")};
   if (segment) {
-    write_output(a.output, proxy_generate(l.model, l.ae, *l.tok, in, a.instruction, z.vit_w, z.vit_h, z.w, z.h, a.gen, cb));
+    write_output(a.output, proxy_generate(ref, req));
   } else if (a.think) {
-    auto r = think_then_generate(l.model, l.ae, *l.tok, in, a.instruction, z.vit_w, z.vit_h, z.w, z.h, a.gen,
-                                 a.think_text, cb);
+    auto r = think_then_generate(ref, req, a.think_text);
     std::printf("%s\n", r.think.text.c_str());
     write_output(a.output, r.image);
   } else {
-    write_output(a.output, edit_image(l.model, l.ae, *l.tok, in, a.instruction, z.vit_w, z.vit_h, z.w, z.h, a.gen, cb));
+    write_output(a.output, edit_image(ref, req));
   }
 }
 
@@ -224,7 +229,8 @@ int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const Im
   }
   SGT_CHECK(!reqs.empty(), "infer.batch", "{}: no requests", jsonl);
   auto l = load(m, true);
-  const int64_t f = l.ae->config().downsample() * l.config.latent_patch_size;
+  const ModelRef ref(l.model, l.ae, *l.tok);
+  const int64_t f = l.config.pixels_per_latent_token();
   Progress bar("segment-batch", static_cast<int64_t>(reqs.size()), "img");
   std::string cur_key;
   data::Image in;
@@ -236,12 +242,13 @@ int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const Im
     if (key != cur_key) in = read_input(r.args.image);
     const TaskSizes z = task_sizes(in, r.args, f, true);
     if (key != cur_key) {
-      ic = proxy_image_context(l.model, *l.tok, in, z.vit_w, z.vit_h);
+      ic = proxy_image_context(ref, in, z.vit_w, z.vit_h);
       cur_key = key;
     } else {
       ++reused;
     }
-    data::write_png(r.args.output, proxy_generate_from(l.model, l.ae, *l.tok, ic, r.args.instruction, z.w, z.h, r.args.gen));
+    data::write_png(r.args.output,
+                    proxy_generate_from(ref, ic, ImageRequest{{}, r.args.instruction, z.geometry(), r.args.gen, "", {}}));
     bar.advance(1);
   }
   bar.finish();
@@ -259,7 +266,7 @@ UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, i
   std::shared_ptr<LoadedModel> l = load_model(m, false);
   return [l, opt, vit_w, vit_h, resize](const data::Image& image, const std::string& prompt) {
     const auto [w, h] = chat_vit_size(image, vit_w, vit_h, resize);
-    return understand(l->model, *l->tok, image, prompt, w, h, opt).text;
+    return understand(ModelRef(l->model, l->ae, *l->tok), ChatRequest{image, prompt, w, h, opt}).text;
   };
 }
 
@@ -267,13 +274,14 @@ TextToImageFn make_text_to_image_fn(const ModelArgs& m, int64_t width, int64_t h
                                     bool think) {
   opt.validate();
   std::shared_ptr<LoadedModel> l = load_model(m, true);
-  const int64_t f = l->ae->config().downsample() * l->config.latent_patch_size;
+  const int64_t f = l->config.pixels_per_latent_token();
   SGT_CHECK(width > 0 && height > 0 && width % f == 0 && height % f == 0, "infer.app",
             "image size {}x{} must be positive multiples of {}", width, height, f);
   return [l, width, height, opt, think](const std::string& prompt, uint64_t seed) {
     ImageGenOptions o = opt;
     o.seed = seed;
-    return text_to_image(l->model, l->ae, *l->tok, prompt, width, height, o, think ? kGenThinkSystemPrompt : "");
+    return text_to_image(ModelRef(l->model, l->ae, *l->tok),
+                         ImageRequest{{}, prompt, {0, 0, width, height}, o, think ? kGenThinkSystemPrompt : "", {}});
   };
 }
 

@@ -56,8 +56,9 @@ torch::Tensor prepare_image(const data::Image& img, int64_t w, int64_t h, int64_
 
 namespace {
 
+// The autoencoder in use may be given apart from the model: its config is the one that encodes.
 int64_t pixels_per_token(model::Bagel& m, model::AutoEncoder& ae) {
-  return ae->config().downsample() * m->config().latent_patch_size;
+  return model::BagelConfig::pixels_per_latent_token(ae->config(), m->config().latent_patch_size);
 }
 
 // Every prompt, question, instruction and system prompt goes through here: a 100k-character question made the
@@ -119,8 +120,7 @@ data::Image decode_latents(model::Bagel& m, model::AutoEncoder& ae, const torch:
   return model::tensor_to_image(ae->decode(lat)[0].to(torch::kCPU, torch::kFloat32));
 }
 
-torch::Tensor encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed,
-                                  int64_t& h, int64_t& w) {
+LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed) {
   torch::NoGradGuard ng;
   const int64_t f = pixels_per_token(m, ae), p = m->config().latent_patch_size;
   SGT_CHECK(img.width % f == 0 && img.height % f == 0 && img.width > 0 && img.height > 0, "infer.generate",
@@ -130,140 +130,148 @@ torch::Tensor encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const
   if (!ps.empty()) x = x.to(ps[0].device(), ps[0].scalar_type());
   auto gen = at::detail::createCPUGenerator(seed);
   auto z = ae->encode(x, gen)[0].to(torch::kFloat32);  // [C, H/d, W/d]
-  h = z.size(1) / p;
-  w = z.size(2) / p;
-  return model::patchify_latent(z, p);
+  return {model::patchify_latent(z, p), z.size(1) / p, z.size(2) / p};
 }
 
-ImageContext proxy_image_context(model::Bagel& m, const text::Tokenizer& tok, const data::Image& input, int64_t vit_w,
-                                 int64_t vit_h) {
+int64_t ModelRef::pixels_per_latent_token() const {
+  return model::BagelConfig::pixels_per_latent_token(ae->config(), model->config().latent_patch_size);
+}
+
+namespace {
+
+// The latent grid (h, w) of an out_w x out_h output, checked against the model's pixels per latent token.
+std::pair<int64_t, int64_t> output_grid(const ModelRef& m, const ImageGeometry& g) {
+  const int64_t f = m.pixels_per_latent_token();
+  SGT_CHECK(g.out_w > 0 && g.out_h > 0 && g.out_w % f == 0 && g.out_h % f == 0, "infer.generate",
+            "output size {}x{} must be positive multiples of {} (VAE downsample x latent_patch_size)", g.out_w,
+            g.out_h, f);
+  return {g.out_h / f, g.out_w / f};
+}
+
+}  // namespace
+
+ImageContext proxy_image_context(const ModelRef& m, const data::Image& input, int64_t vit_w, int64_t vit_h) {
   torch::NoGradGuard ng;
   ImageContext ic;
-  add_vit_image(m, ic.vit, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), markers_from(tok));
+  add_vit_image(m.model, ic.vit, prepare_image(input, vit_w, vit_h, m.model->config().vit.patch_size),
+                markers_from(*m.tok));
   return ic;
 }
 
-data::Image proxy_generate_from(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                                const ImageContext& ic, const std::string& instruction, int64_t out_w, int64_t out_h,
-                                const ImageGenOptions& opt, const StepCallback& on_step) {
+data::Image proxy_generate_from(const ModelRef& m, const ImageContext& ic, const ImageRequest& req) {
   torch::NoGradGuard ng;
-  opt.validate();
-  const int64_t f = pixels_per_token(m, ae);
-  SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
-            "output size {}x{} must be positive multiples of {} (VAE downsample x latent_patch_size)", out_w, out_h, f);
-  const Markers mk = markers_from(tok);
-  const auto ids = encode_text(tok, instruction);
+  req.gen.validate();
+  auto& model = m.model;
+  auto& ae = m.ae;
+  const auto [h, w] = output_grid(m, req.size);
+  const Markers mk = markers_from(*m.tok);
+  const auto ids = encode_text(*m.tok, req.instruction);
   CfgContexts c;
   c.no_text = ic.vit;  // snapshot before the instruction
   c.full = ic.vit;
-  add_text(m, c.full, ids, mk);
-  add_text(m, c.no_img, ids, mk);  // text only, from position 0 (BAGEL's cfg_img context)
-  auto tokens = sample_latents(m, c, out_h / f, out_w / f, opt, mk, on_step);
-  return decode_latents(m, ae, tokens, out_h / f, out_w / f);
+  add_text(model, c.full, ids, mk);
+  add_text(model, c.no_img, ids, mk);  // text only, from position 0 (BAGEL's cfg_img context)
+  auto tokens = sample_latents(model, c, h, w, req.gen, mk, req.on_step);
+  return decode_latents(model, ae, tokens, h, w);
 }
 
-data::Image proxy_generate(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                           const data::Image& input, const std::string& instruction, int64_t vit_w, int64_t vit_h,
-                           int64_t out_w, int64_t out_h, const ImageGenOptions& opt, const StepCallback& on_step) {
-  opt.validate();
-  auto ic = proxy_image_context(m, tok, input, vit_w, vit_h);
-  return proxy_generate_from(m, ae, tok, ic, instruction, out_w, out_h, opt, on_step);
+data::Image proxy_generate(const ModelRef& m, const ImageRequest& req) {
+  req.gen.validate();
+  auto ic = proxy_image_context(m, req.input, req.size.vit_w, req.size.vit_h);
+  return proxy_generate_from(m, ic, req);
 }
 
 namespace {
 
 // T2I contexts (docs/inference.md, "Classifier-free guidance"): full = [system] + [prompt]; no-text = [system] (empty
 // for plain T2I); no images anywhere, so the no-image context is the full one.
-CfgContexts t2i_contexts(model::Bagel& m, const text::Tokenizer& tok, const std::string& prompt,
-                         const std::string& system_prompt, const Markers& mk) {
+CfgContexts t2i_contexts(const ModelRef& m, const std::string& prompt, const std::string& system_prompt,
+                         const Markers& mk) {
+  auto& model = m.model;
   CfgContexts c;
-  if (!system_prompt.empty()) add_text(m, c.full, encode_text(tok, system_prompt), mk);
+  if (!system_prompt.empty()) add_text(model, c.full, encode_text(*m.tok, system_prompt), mk);
   c.no_text = c.full;
-  add_text(m, c.full, encode_text(tok, prompt), mk);
+  add_text(model, c.full, encode_text(*m.tok, prompt), mk);
   c.no_img = c.full;
   return c;
 }
 
 // Edit contexts (docs/inference.md, "Contexts", "Classifier-free guidance"): full = [system] [clean VAE (t=0)] [ViT]
 // [instruction]; no-text = the snapshot before the instruction; no-image = [system] [instruction]. The clean VAE copy
-// is the input resized to out_w x out_h (the edited output keeps that size); (h, w) receive its latent grid.
-CfgContexts edit_contexts(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                          const data::Image& input, const std::string& instruction, int64_t vit_w, int64_t vit_h,
-                          int64_t out_w, int64_t out_h, uint64_t seed, const std::string& system_prompt,
-                          const Markers& mk, int64_t& h, int64_t& w) {
-  const int64_t f = pixels_per_token(m, ae);
-  auto vae_img = model::tensor_to_image(prepare_image(input, out_w, out_h, f));
-  auto clean = encode_image_tokens(m, ae, vae_img, seed ^ 0x9e3779b97f4a7c15ULL, h, w);
+// is the input resized to the output size (the edited output keeps that size, on the latent grid h x w).
+struct EditContexts {
   CfgContexts c;
+  int64_t h = 0, w = 0;
+};
+EditContexts edit_contexts(const ModelRef& m, const ImageRequest& req, const std::string& system_prompt,
+                           const Markers& mk) {
+  auto& model = m.model;
+  auto& ae = m.ae;
+  const auto& g = req.size;
+  auto vae_img = model::tensor_to_image(prepare_image(req.input, g.out_w, g.out_h, m.pixels_per_latent_token()));
+  auto clean = encode_image_tokens(model, ae, vae_img, req.gen.seed ^ 0x9e3779b97f4a7c15ULL);
+  EditContexts e{{}, clean.h, clean.w};
+  CfgContexts& c = e.c;
   if (!system_prompt.empty()) {
-    add_text(m, c.full, encode_text(tok, system_prompt), mk);
+    add_text(model, c.full, encode_text(*m.tok, system_prompt), mk);
     c.no_img = c.full;
   }
-  add_vae_image(m, c.full, clean, h, w, mk);
-  add_vit_image(m, c.full, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), mk);
+  add_vae_image(model, c.full, clean.tokens, clean.h, clean.w, mk);
+  add_vit_image(model, c.full, prepare_image(req.input, g.vit_w, g.vit_h, model->config().vit.patch_size), mk);
   c.no_text = c.full;
-  const auto ids = encode_text(tok, instruction);
-  add_text(m, c.full, ids, mk);
-  add_text(m, c.no_img, ids, mk);
-  return c;
+  const auto ids = encode_text(*m.tok, req.instruction);
+  add_text(model, c.full, ids, mk);
+  add_text(model, c.no_img, ids, mk);
+  return e;
 }
 
 }  // namespace
 
-data::Image text_to_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                          const std::string& prompt, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
-                          const std::string& system_prompt, const StepCallback& on_step) {
+data::Image text_to_image(const ModelRef& m, const ImageRequest& req) {
   torch::NoGradGuard ng;
-  opt.validate();
-  const int64_t f = pixels_per_token(m, ae);
-  SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
-            "output size {}x{} must be positive multiples of {}", out_w, out_h, f);
-  const Markers mk = markers_from(tok);
-  const CfgContexts c = t2i_contexts(m, tok, prompt, system_prompt, mk);
-  auto tokens = sample_latents(m, c, out_h / f, out_w / f, opt, mk, on_step);
-  return decode_latents(m, ae, tokens, out_h / f, out_w / f);
+  req.gen.validate();
+  SGT_CHECK(req.input.empty(), "infer.generate", "text-to-image takes no input image (editing does)");
+  auto& model = m.model;
+  auto& ae = m.ae;
+  const auto [h, w] = output_grid(m, req.size);
+  const Markers mk = markers_from(*m.tok);
+  const CfgContexts c = t2i_contexts(m, req.instruction, req.system_prompt, mk);
+  auto tokens = sample_latents(model, c, h, w, req.gen, mk, req.on_step);
+  return decode_latents(model, ae, tokens, h, w);
 }
 
-data::Image edit_image(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok, const data::Image& input,
-                       const std::string& instruction, int64_t vit_w, int64_t vit_h, int64_t out_w, int64_t out_h,
-                       const ImageGenOptions& opt, const StepCallback& on_step) {
+data::Image edit_image(const ModelRef& m, const ImageRequest& req) {
   torch::NoGradGuard ng;
-  opt.validate();
-  const Markers mk = markers_from(tok);
-  int64_t h = 0, w = 0;
-  const CfgContexts c =
-      edit_contexts(m, ae, tok, input, instruction, vit_w, vit_h, out_w, out_h, opt.seed, "", mk, h, w);
-  auto tokens = sample_latents(m, c, h, w, opt, mk, on_step);
-  return decode_latents(m, ae, tokens, h, w);
+  req.gen.validate();
+  auto& model = m.model;
+  auto& ae = m.ae;
+  const Markers mk = markers_from(*m.tok);
+  const EditContexts e = edit_contexts(m, req, "", mk);
+  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step);
+  return decode_latents(model, ae, tokens, e.h, e.w);
 }
 
-ThinkImageResult think_then_generate(model::Bagel& m, model::AutoEncoder& ae, const text::Tokenizer& tok,
-                                     const data::Image& input, const std::string& instruction, int64_t vit_w,
-                                     int64_t vit_h, int64_t out_w, int64_t out_h, const ImageGenOptions& opt,
-                                     const TextGenOptions& think, const StepCallback& on_step) {
+ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req, const TextGenOptions& think) {
   torch::NoGradGuard ng;
-  opt.validate();
+  req.gen.validate();
   think.validate();
-  const Markers mk = markers_from(tok);
-  const int64_t f = pixels_per_token(m, ae);
-  int64_t h = 0, w = 0;
-  CfgContexts c;
-  if (input.empty()) {
-    SGT_CHECK(out_w > 0 && out_h > 0 && out_w % f == 0 && out_h % f == 0, "infer.generate",
-              "output size {}x{} must be positive multiples of {}", out_w, out_h, f);
-    c = t2i_contexts(m, tok, instruction, kGenThinkSystemPrompt, mk);
-    h = out_h / f, w = out_w / f;
+  auto& model = m.model;
+  auto& ae = m.ae;
+  const Markers mk = markers_from(*m.tok);
+  EditContexts e;
+  if (req.input.empty()) {
+    std::tie(e.h, e.w) = output_grid(m, req.size);
+    e.c = t2i_contexts(m, req.instruction, kGenThinkSystemPrompt, mk);
   } else {
-    c = edit_contexts(m, ae, tok, input, instruction, vit_w, vit_h, out_w, out_h, opt.seed, kGenThinkSystemPrompt, mk,
-                      h, w);
+    e = edit_contexts(m, req, kGenThinkSystemPrompt, mk);
   }
   ThinkImageResult r;
-  r.think = decode_text(m, tok, c.full, think, mk);
+  r.think = decode_text(model, *m.tok, e.c.full, think, mk);
   // The plan joins the full context only: the no-image context keeps the texts without it, and the no-text
   // context is the snapshot before the instruction (docs/inference.md, "Think mode", "Classifier-free guidance").
-  add_text(m, c.full, r.think.ids, mk);
-  auto tokens = sample_latents(m, c, h, w, opt, mk, on_step);
-  r.image = decode_latents(m, ae, tokens, h, w);
+  add_text(model, e.c.full, r.think.ids, mk);
+  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step);
+  r.image = decode_latents(model, ae, tokens, e.h, e.w);
   return r;
 }
 
@@ -308,16 +316,18 @@ TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Con
   return out;
 }
 
-TextGenResult understand(model::Bagel& m, const text::Tokenizer& tok, const data::Image& input,
-                         const std::string& question, int64_t vit_w, int64_t vit_h, const TextGenOptions& opt) {
+TextGenResult understand(const ModelRef& ref, const ChatRequest& req) {
   torch::NoGradGuard ng;
-  opt.validate();
+  req.text.validate();
+  auto& m = ref.model;
+  const text::Tokenizer& tok = *ref.tok;
   const Markers mk = markers_from(tok);
   Context c;
-  if (opt.think) add_text(m, c, encode_text(tok, kVlmThinkSystemPrompt), mk);
-  if (!input.empty()) add_vit_image(m, c, prepare_image(input, vit_w, vit_h, m->config().vit.patch_size), mk);
-  add_text(m, c, encode_text(tok, question), mk);
-  return decode_text(m, tok, c, opt, mk);
+  if (req.text.think) add_text(m, c, encode_text(tok, kVlmThinkSystemPrompt), mk);
+  if (!req.image.empty())
+    add_vit_image(m, c, prepare_image(req.image, req.vit_w, req.vit_h, m->config().vit.patch_size), mk);
+  add_text(m, c, encode_text(tok, req.question), mk);
+  return decode_text(m, tok, c, req.text, mk);
 }
 
 }  // namespace sgt::infer

@@ -160,6 +160,12 @@ struct BagelConfig {
 
   // One latent token: latent_patch_size^2 x latent channels (64 for the FLUX AE).
   int64_t patch_latent_dim() const { return latent_patch_size * latent_patch_size * vae.latent_channels(); }
+  // Pixels per side of one latent token: the VAE's downsample x latent_patch_size (16 for BAGEL). Every generated
+  // or encoded image side is a multiple of it.
+  int64_t pixels_per_latent_token() const { return pixels_per_latent_token(vae, latent_patch_size); }
+  static int64_t pixels_per_latent_token(const VAEConfig& vae, int64_t latent_patch_size) {
+    return vae.downsample() * latent_patch_size;
+  }
 
   template <class V>
   void visit(V&& v) {

@@ -84,7 +84,7 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
   // VAE: latents of every image (frozen AE, no grad), noised where the image carries the loss.
   if (!pack.vae_images.empty()) {
     torch::NoGradGuard no_grad;
-    const int64_t lp = cfg.latent_patch_size, f = cfg.vae.downsample() * lp;
+    const int64_t lp = cfg.latent_patch_size, f = cfg.pixels_per_latent_token();
     std::vector<torch::Tensor> tokens, steps, targets;
     std::vector<int64_t> mse_idx, noisy_rows;  // sequence positions / rows in packed_vae_tokens of noisy tokens
     int64_t vae_rows = 0;                      // rows of packed_vae_tokens so far

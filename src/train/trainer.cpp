@@ -101,7 +101,7 @@ namespace {
 // The data's image strides must be the model's: a ViT side cut in 16 px patches for a 14 px model trains on
 // misaligned tokens, and a wrong VAE stride packs a token count the model does not produce.
 void check_sizes_fit_model(const ImageSizes& sizes, const model::BagelConfig& m) {
-  if (m.visual_und && m.visual_gen) sizes.check_model(m.vit.patch_size, m.vae.downsample() * m.latent_patch_size);
+  if (m.visual_und && m.visual_gen) sizes.check_model(m.vit.patch_size, m.pixels_per_latent_token());
 }
 }  // namespace
 

@@ -59,6 +59,11 @@ class InferGenerate : public ::testing::Test {
   static model::Bagel* model_;
   static model::AutoEncoder* ae_;
   static text::Tokenizer* tok_;
+  static ModelRef ref() { return ModelRef(*model_, *ae_, *tok_); }
+  static ImageRequest request(const data::Image& in, const std::string& instruction, int64_t vit_w, int64_t vit_h,
+                              int64_t out_w, int64_t out_h, const ImageGenOptions& opt, const std::string& system = "") {
+    return {in, instruction, {vit_w, vit_h, out_w, out_h}, opt, system, {}};
+  }
 };
 model::Bagel* InferGenerate::model_ = nullptr;
 model::AutoEncoder* InferGenerate::ae_ = nullptr;
@@ -76,7 +81,7 @@ TEST_F(InferGenerate, ProxyLayoutEqualsTrainingPackAndCfgContexts) {
   opt.steps = 2;  // one evaluation at t = 1, dt = 1
   opt.cfg_text_scale = 1.0;
   opt.seed = 77;
-  auto got = proxy_generate(m, ae, *tok_, input, instruction, 28, 28, out, out, opt);
+  auto got = proxy_generate(ref(), request(input, instruction, 28, 28, out, out, opt));
   ASSERT_EQ(got.width, out);
   ASSERT_EQ(got.height, out);
 
@@ -117,7 +122,7 @@ TEST_F(InferGenerate, ProxyLayoutEqualsTrainingPackAndCfgContexts) {
   const Markers mk = markers_from(*tok_);
   for (const RenormType renorm : {RenormType::kGlobal, RenormType::kTextChannel}) {
     opt.cfg_renorm_type = renorm;
-    auto guided = proxy_generate(m, ae, *tok_, input, instruction, 28, 28, out, out, opt);
+    auto guided = proxy_generate(ref(), request(input, instruction, 28, 28, out, out, opt));
     auto vit = vit_chunk(cfg, prepare_image(input, 28, 28, 14), 0, mk);
     auto text1 = text_chunk(ids, 1, mk), text0 = text_chunk(ids, 0, mk);
     const int64_t L = text1.length;
@@ -142,47 +147,47 @@ TEST_F(InferGenerate, DeterministicUnderSeedAndReusableContexts) {
   ImageGenOptions opt;
   opt.steps = 4;
   opt.seed = 5;
-  auto a = proxy_generate(m, ae, *tok_, input, "edge map", 28, 14, 48, 32, opt);
-  auto b = proxy_generate(m, ae, *tok_, input, "edge map", 28, 14, 48, 32, opt);
+  auto a = proxy_generate(ref(), request(input, "edge map", 28, 14, 48, 32, opt));
+  auto b = proxy_generate(ref(), request(input, "edge map", 28, 14, 48, 32, opt));
   EXPECT_EQ(a.width, 48);
   EXPECT_EQ(a.height, 32);
   EXPECT_EQ(a.pixels, b.pixels);
   // The cached image context reused for a second request gives the same result as a fresh run.
-  auto ic = proxy_image_context(m, *tok_, input, 28, 14);
-  auto c = proxy_generate_from(m, ae, *tok_, ic, "depth map", 48, 32, opt);
-  auto c2 = proxy_generate_from(m, ae, *tok_, ic, "edge map", 48, 32, opt);
+  auto ic = proxy_image_context(ref(), input, 28, 14);
+  auto c = proxy_generate_from(ref(), ic, request({}, "depth map", 0, 0, 48, 32, opt));
+  auto c2 = proxy_generate_from(ref(), ic, request({}, "edge map", 0, 0, 48, 32, opt));
   EXPECT_EQ(c2.pixels, a.pixels);
   EXPECT_NE(c.pixels, a.pixels);
   opt.seed = 6;
-  EXPECT_NE(proxy_generate(m, ae, *tok_, input, "edge map", 28, 14, 48, 32, opt).pixels, a.pixels);
+  EXPECT_NE(proxy_generate(ref(), request(input, "edge map", 28, 14, 48, 32, opt)).pixels, a.pixels);
 
   // Text-to-image and editing: sizes and determinism.
-  auto t1 = text_to_image(m, ae, *tok_, "a red cube", 32, 16, opt), t2 = text_to_image(m, ae, *tok_, "a red cube", 32, 16, opt);
+  auto t1 = text_to_image(ref(), request({}, "a red cube", 0, 0, 32, 16, opt)), t2 = text_to_image(ref(), request({}, "a red cube", 0, 0, 32, 16, opt));
   EXPECT_EQ(t1.width, 32);
   EXPECT_EQ(t1.height, 16);
   EXPECT_EQ(t1.pixels, t2.pixels);
-  auto e1 = edit_image(m, ae, *tok_, input, "make it blue", 0, 0, 0, 0, opt);
+  auto e1 = edit_image(ref(), request(input, "make it blue", 0, 0, 0, 0, opt));
   EXPECT_EQ(e1.width, 32);  // 40 x 30 rounded down to multiples of 16
   EXPECT_EQ(e1.height, 16);
-  EXPECT_EQ(e1.pixels, edit_image(m, ae, *tok_, input, "make it blue", 0, 0, 0, 0, opt).pixels);
+  EXPECT_EQ(e1.pixels, edit_image(ref(), request(input, "make it blue", 0, 0, 0, 0, opt)).pixels);
 
   // Understanding: image + question, greedy, reproducible, bounded by max_length.
   TextGenOptions to;
   to.max_length = 5;
-  auto u1 = understand(m, *tok_, input, "What is this?", 28, 28, to);
-  auto u2 = understand(m, *tok_, input, "What is this?", 28, 28, to);
+  auto u1 = understand(ref(), ChatRequest{input, "What is this?", 28, 28, to});
+  auto u2 = understand(ref(), ChatRequest{input, "What is this?", 28, 28, to});
   EXPECT_EQ(u1.ids, u2.ids);
   EXPECT_LE(u1.ids.size(), 4u);
   EXPECT_EQ(u1.text, tok_->decode(std::vector<text::TokenId>(u1.ids.begin(), u1.ids.end())));
 
   // Bad inputs name the problem.
-  EXPECT_THROW(proxy_generate(m, ae, *tok_, input, "x", 20, 14, 48, 32, opt), Error);  // ViT width not /14
-  EXPECT_THROW(proxy_generate(m, ae, *tok_, input, "x", 28, 14, 40, 32, opt), Error);  // output not /16
+  EXPECT_THROW(proxy_generate(ref(), request(input, "x", 20, 14, 48, 32, opt)), Error);  // ViT width not /14
+  EXPECT_THROW(proxy_generate(ref(), request(input, "x", 28, 14, 40, 32, opt)), Error);  // output not /16
   opt.steps = 1;
-  EXPECT_THROW(proxy_generate(m, ae, *tok_, input, "x", 28, 14, 48, 32, opt), Error);
+  EXPECT_THROW(proxy_generate(ref(), request(input, "x", 28, 14, 48, 32, opt)), Error);
   opt.steps = 3;
   EXPECT_THROW(config::from_json<ImageGenOptions>(config::Json{{"cfg_renorm_type", "local"}}, "gen"), Error);
-  EXPECT_THROW(proxy_generate(m, ae, *tok_, data::Image(), "x", 28, 14, 48, 32, ImageGenOptions{}), Error);
+  EXPECT_THROW(proxy_generate(ref(), request(data::Image(), "x", 28, 14, 48, 32, ImageGenOptions{})), Error);
 }
 
 // Think mode (docs/inference.md, "Think mode"): the plan is decoded from [system, (images), instruction] and joins
@@ -207,7 +212,7 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   think.seed = 3;
 
   // Text-to-image.
-  const auto r = think_then_generate(m, ae, *tok_, data::Image(), "a red cube", 0, 0, 32, 16, opt, think);
+  const auto r = think_then_generate(ref(), request(data::Image(), "a red cube", 0, 0, 32, 16, opt), think);
   CfgContexts c;
   add_text(m, c.full, ids(kGenThinkSystemPrompt), mk);
   c.no_text = c.full;
@@ -220,18 +225,18 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   const auto want = decode_latents(m, ae, sample_latents(m, c, 1, 2, opt, mk), 1, 2);
   EXPECT_EQ(r.image.pixels, want.pixels);
   // The plan changes the image (it is in the full context), so the comparison above is not vacuous.
-  EXPECT_NE(r.image.pixels, text_to_image(m, ae, *tok_, "a red cube", 32, 16, opt, kGenThinkSystemPrompt).pixels);
+  EXPECT_NE(r.image.pixels, text_to_image(ref(), request({}, "a red cube", 0, 0, 32, 16, opt, kGenThinkSystemPrompt)).pixels);
 
   // Editing.
   const auto input = random_image(40, 30, 4);
-  const auto e = think_then_generate(m, ae, *tok_, input, "make it blue", 28, 28, 32, 16, opt, think);
+  const auto e = think_then_generate(ref(), request(input, "make it blue", 28, 28, 32, 16, opt), think);
   CfgContexts d;
   add_text(m, d.full, ids(kGenThinkSystemPrompt), mk);
   d.no_img = d.full;
-  int64_t h = 0, w = 0;
-  auto clean = encode_image_tokens(m, ae, model::tensor_to_image(prepare_image(input, 32, 16, 16)),
-                                   opt.seed ^ 0x9e3779b97f4a7c15ULL, h, w);
-  add_vae_image(m, d.full, clean, h, w, mk);
+  const auto clean = encode_image_tokens(m, ae, model::tensor_to_image(prepare_image(input, 32, 16, 16)),
+                                         opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  const int64_t h = clean.h, w = clean.w;
+  add_vae_image(m, d.full, clean.tokens, h, w, mk);
   add_vit_image(m, d.full, prepare_image(input, 28, 28, 14), mk);
   d.no_text = d.full;
   add_text(m, d.full, ids("make it blue"), mk);
