@@ -60,7 +60,7 @@ E enum_from_name(std::string_view name, std::string_view where) {
   SGT_FAIL("config", "{}: unknown value '{}' (known: {})", where, name, enum_choices<E>(", "));
 }
 
-// Every (name, value) pair, aliases included, for CLI11's CheckedTransformer.
+// Every (name, value) pair, aliases included (the choices of a CLI option).
 template <NamedEnum E>
 std::vector<std::pair<std::string, E>> enum_name_map() {
   std::vector<std::pair<std::string, E>> out;
