@@ -133,9 +133,7 @@ LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const 
   return {model::patchify_latent(z, p), z.size(1) / p, z.size(2) / p};
 }
 
-int64_t ModelRef::pixels_per_latent_token() const {
-  return model::BagelConfig::pixels_per_latent_token(ae->config(), model->config().latent_patch_size);
-}
+int64_t ModelRef::pixels_per_latent_token() const { return pixels_per_token(model, ae); }
 
 namespace {
 
