@@ -35,7 +35,12 @@ LoadedModel load(const ModelArgs& a, bool need_gen) {
   LoadedModel l;
   l.tok = std::make_unique<text::Tokenizer>(text::Tokenizer::load(a.tokenizer));
   SGT_CHECK(!a.config.empty() == !a.weights.empty(), "infer.app", "--config {} needs --weights", a.config);
-  auto opened = model::open(model::ModelSource{a.model_dir, a.config, a.weights}, model::OpenOptions{dtype, device, nullptr});
+  model::OpenOptions open;
+  open.dtype = dtype;
+  open.device = device;
+  open.zero_copy = true;        // inference never writes weights: host tensors stay in the file's mapping
+  open.generation = need_gen;   // understanding only: the generation expert is neither built nor read
+  auto opened = model::open(model::ModelSource{a.model_dir, a.config, a.weights}, open);
   l.config = opened.config;
   l.model = opened.model;
   l.model->eval();

@@ -29,11 +29,11 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   f->path_ = path;
   f->size_ = static_cast<size_t>(st.st_size);
   if (f->size_ > 0) {
-    void* p = ::mmap(nullptr, f->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
-      SGT_FAIL("mmap", "cannot map {} ({} bytes): {}", path, f->size_, std::strerror(e));
+      SGT_FAIL("mmap", "cannot map {} ({} bytes) read-only: {}", path, f->size_, std::strerror(e));
     }
     f->data_ = static_cast<uint8_t*>(p);
     f->mapped_ = true;

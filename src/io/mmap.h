@@ -1,6 +1,8 @@
 #pragma once
-// Read-only view of a file mapped into memory. Mapped MAP_PRIVATE with write permission so that tensors built
-// on it without a copy stay safe when someone writes into them (copy-on-write pages; the file never changes).
+// Read-only view of a file mapped into memory (PROT_READ, MAP_PRIVATE). Read-only so that a 29 GB checkpoint maps
+// on a machine with less memory: a writable private mapping is charged in full against the commit limit, and the
+// kernel refuses it ("Cannot allocate memory"). Tensors built on it without a copy (io/torch_tensors.h) must not be
+// written: a write faults. Loading copies unless the caller asks for zero-copy (io::LoadOptions::zero_copy).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,7 +21,6 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
 
   const uint8_t* data() const { return data_; }
-  uint8_t* mutable_data() { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 

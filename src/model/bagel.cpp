@@ -10,8 +10,8 @@ BagelImpl::BagelImpl(const BagelConfig& c) : config_(c) {
   language_model = register_module("language_model", Qwen2ForCausalLM(c.llm));
   if (c.visual_gen) {
     time_embedder = register_module("time_embedder", TimestepEmbedder(D));
-    vae2llm = register_module("vae2llm", torch::nn::Linear(c.patch_latent_dim(), D));
-    llm2vae = register_module("llm2vae", torch::nn::Linear(D, c.patch_latent_dim()));
+    vae2llm = register_module("vae2llm", Linear(c.patch_latent_dim(), D));
+    llm2vae = register_module("llm2vae", Linear(D, c.patch_latent_dim()));
     latent_pos_embed = register_module("latent_pos_embed", PositionEmbedding(c.max_latent_size, D));
   }
   if (c.visual_und) {

@@ -60,7 +60,7 @@ class BagelImpl : public torch::nn::Module {
   MLPConnector connector{nullptr};
   PositionEmbedding vit_pos_embed{nullptr};
   TimestepEmbedder time_embedder{nullptr};
-  torch::nn::Linear vae2llm{nullptr}, llm2vae{nullptr};
+  Linear vae2llm{nullptr}, llm2vae{nullptr};
   PositionEmbedding latent_pos_embed{nullptr};
 
  private:

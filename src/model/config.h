@@ -178,10 +178,25 @@ struct BagelConfig {
   void validate() const;
 };
 
+// llm_config.json / vit_config.json as the release ships them and as transformers writes them: keys that do not
+// change the computation (docs/model.md, "Configuration files": architectures, model_type, torch_dtype / dtype,
+// transformers_version, use_cache, bos/eos/pad_token_id, sliding_window with the window off, max_window_layers,
+// attention_dropout, initializer_range, _attn_implementation, layer_types of full attention, is_causal, use_moe
+// false, ...) are accepted; one that would change it and is not implemented (a rope_scaling or rope_parameters of
+// another rope type, an enabled sliding window, sliding layer types, use_moe true) is an error naming the key.
+// transformers 5's rope_parameters {"rope_type": "default", "rope_theta": T} is read as rope_theta T.
+LLMConfig llm_config_from_json(const config::Json& j, const std::string& where);
+VisionConfig vit_config_from_json(const config::Json& j, const std::string& where);
+
 // The 7B MoT geometry of docs/model.md, "Configuration" (LLM, 26 built ViT layers, FLUX AE, max_latent_size 64).
 BagelConfig bagel_7b_config();
 // A BAGEL model folder: llm_config.json + vit_config.json (the ViT json counts 27 layers; 26 are built, so
-// num_hidden_layers is decremented here exactly as the reference does), BAGEL's code overrides applied.
+// num_hidden_layers is decremented here exactly as the reference does), BAGEL's code overrides applied. Without
+// them, an HF-style config.json holding "llm_config" and "vit_config" (and optionally the top-level BAGEL keys:
+// visual_gen, visual_und, latent_patch_size, max_latent_size, vit_max_num_patch_per_side, connector_act,
+// interpolate_pos, timestep_shift, a FLUX "vae_config") is read the same way.
 BagelConfig bagel_config_from_folder(const std::string& folder);
+// Whether `folder` holds a BAGEL config in one of those two forms.
+bool has_bagel_config(const std::string& folder);
 
 }  // namespace sgt::model

@@ -25,7 +25,7 @@ torch::Tensor sincos_2d_table(int64_t side, int64_t dim) {
 }
 
 PositionEmbeddingImpl::PositionEmbeddingImpl(int64_t side, int64_t dim) {
-  pos_embed = register_parameter("pos_embed", sincos_2d_table(side, dim), /*requires_grad=*/false);
+  pos_embed = register_parameter("pos_embed", fixed_param(sincos_2d_table(side, dim)), /*requires_grad=*/false);
 }
 
 torch::Tensor PositionEmbeddingImpl::forward(const torch::Tensor& position_ids) {
@@ -40,19 +40,19 @@ torch::Tensor timestep_features(const torch::Tensor& t, int64_t freq_dim) {
 }
 
 TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t hidden, int64_t freq_dim) : freq_dim_(freq_dim) {
-  mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(freq_dim, hidden), torch::nn::SiLU(),
-                                                     torch::nn::Linear(hidden, hidden)));
+  mlp = register_module("mlp", torch::nn::Sequential(Linear(freq_dim, hidden), torch::nn::SiLU(),
+                                                     Linear(hidden, hidden)));
 }
 
 torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
   auto f = timestep_features(t, freq_dim_);
-  auto w = mlp->at<torch::nn::LinearImpl>(0).weight;
+  auto w = mlp->at<LinearImpl>(0).weight;
   return mlp->forward(f.to(w.scalar_type()));
 }
 
 MLPConnectorImpl::MLPConnectorImpl(int64_t in, int64_t hidden, int64_t out) {
-  fc1 = register_module("fc1", torch::nn::Linear(in, hidden));
-  fc2 = register_module("fc2", torch::nn::Linear(hidden, out));
+  fc1 = register_module("fc1", Linear(in, hidden));
+  fc2 = register_module("fc2", Linear(hidden, out));
 }
 
 torch::Tensor MLPConnectorImpl::forward(const torch::Tensor& x) {

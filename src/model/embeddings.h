@@ -3,6 +3,8 @@
 // embedder and the ViT->LLM connector.
 #include <torch/torch.h>
 
+#include "model/layers.h"
+
 namespace sgt::model {
 
 // 2-D sin-cos table for a side x side grid: row k = r*side + c holds [E(c) || E(r)] (first half = column),
@@ -36,7 +38,7 @@ class MLPConnectorImpl : public torch::nn::Module {
  public:
   MLPConnectorImpl(int64_t in, int64_t hidden, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(MLPConnector);
 

@@ -118,7 +118,7 @@ int64_t redraw_gen_keys(Bagel& m) {
   int64_t changed = 0;
   for (auto& kv : m->named_modules()) {
     if (!ends_with(kv.key(), ".k_proj_moe_gen")) continue;
-    auto* lin = kv.value()->as<torch::nn::Linear>();
+    auto* lin = kv.value()->as<Linear>();
     SGT_CHECK(lin != nullptr, kC, "{} is not a Linear", kv.key());
     lin->reset_parameters();
     ++changed;

@@ -11,7 +11,7 @@ namespace sgt::model {
 namespace F = torch::nn::functional;
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
-  weight = register_parameter("weight", torch::ones({dim}));
+  weight = register_parameter("weight", fixed_param(torch::ones({dim})));
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
@@ -21,9 +21,9 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 }
 
 Qwen2MLPImpl::Qwen2MLPImpl(int64_t hidden, int64_t intermediate) {
-  gate_proj = register_module("gate_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(false)));
-  up_proj = register_module("up_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(false)));
-  down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(intermediate, hidden).bias(false)));
+  gate_proj = register_module("gate_proj", Linear(hidden, intermediate, false));
+  up_proj = register_module("up_proj", Linear(hidden, intermediate, false));
+  down_proj = register_module("down_proj", Linear(intermediate, hidden, false));
 }
 
 torch::Tensor Qwen2MLPImpl::forward(const torch::Tensor& x) {
@@ -76,9 +76,7 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
 }
 
 namespace {
-torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
-}
+Linear linear(int64_t in, int64_t out, bool bias) { return Linear(in, out, bias); }
 }  // namespace
 
 PackedAttentionMoTImpl::PackedAttentionMoTImpl(const LLMConfig& c)
@@ -170,7 +168,7 @@ torch::Tensor Qwen2MoTDecoderLayerImpl::forward(const torch::Tensor& h, const Ro
 
 Qwen2ModelImpl::Qwen2ModelImpl(const LLMConfig& c) : config_(c) {
   c.validate();
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(Qwen2MoTDecoderLayer(c));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "model/layers.h"
+
 #include "model/attention.h"
 #include "model/config.h"
 #include "model/kv_cache.h"
@@ -28,7 +30,7 @@ class Qwen2MLPImpl : public torch::nn::Module {
  public:
   Qwen2MLPImpl(int64_t hidden, int64_t intermediate);
   torch::Tensor forward(const torch::Tensor& x);  // [n, hidden] -> [n, hidden]
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(Qwen2MLP);
 
@@ -76,8 +78,8 @@ class PackedAttentionMoTImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const Routing& r, const torch::Tensor& cos, const torch::Tensor& sin,
                         const AttentionPlan& plan, const ForwardHooks* hooks = nullptr,
                         int64_t layer = 0, KVSession* kv = nullptr);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
-  torch::nn::Linear q_proj_moe_gen{nullptr}, k_proj_moe_gen{nullptr}, v_proj_moe_gen{nullptr},
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj_moe_gen{nullptr}, k_proj_moe_gen{nullptr}, v_proj_moe_gen{nullptr},
       o_proj_moe_gen{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr}, q_norm_moe_gen{nullptr}, k_norm_moe_gen{nullptr};
 
@@ -122,7 +124,7 @@ class Qwen2ModelImpl : public torch::nn::Module {
   explicit Qwen2ModelImpl(const LLMConfig& c);
   // embeds [L, hidden] -> final hidden [L, hidden] (norm / norm_moe_gen applied per route)
   torch::Tensor forward(const torch::Tensor& embeds, const PackedForward& in);
-  torch::nn::Embedding embed_tokens{nullptr};
+  Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr}, norm_moe_gen{nullptr};
   const LLMConfig& config() const { return config_; }
@@ -138,7 +140,7 @@ class Qwen2ForCausalLMImpl : public torch::nn::Module {
   // ids int64 [L] -> logits [L, vocab] (a text-only packed forward)
   torch::Tensor forward(const torch::Tensor& ids, const PackedForward& in);
   Qwen2Model model{nullptr};
-  torch::nn::Linear lm_head{nullptr};
+  Linear lm_head{nullptr};
 };
 TORCH_MODULE(Qwen2ForCausalLM);
 

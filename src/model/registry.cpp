@@ -26,12 +26,8 @@ BagelConfig parse_bagel(const config::Json& j, const std::string& where) {
   return c;
 }
 
-// BAGEL-7B-MoT's layout: the two configs beside the EMA weights.
-bool is_bagel_folder(const std::string& folder) {
-  namespace fs = std::filesystem;
-  const fs::path f(folder);
-  return fs::is_regular_file(f / "llm_config.json") && fs::is_regular_file(f / "vit_config.json");
-}
+// BAGEL-7B-MoT's layout: the two configs (or an HF-style config.json holding them) beside the EMA weights.
+bool is_bagel_folder(const std::string& folder) { return has_bagel_config(folder); }
 
 const std::vector<Architecture>& registry() {
   static const std::vector<Architecture> archs = {
@@ -67,15 +63,22 @@ std::vector<std::string> architecture_names() {
   return out;
 }
 
-void load_bagel_weights(Bagel& model, const std::string& path) {
+std::vector<std::string> generation_tensor_patterns() {
+  return {"*_moe_gen.*", "time_embedder.*", "vae2llm.*", "llm2vae.*", "latent_pos_embed.*"};
+}
+
+void load_bagel_weights(Bagel& model, const std::string& path, bool zero_copy, const std::vector<std::string>& skip) {
   auto source = io::TensorSource::open(path);
   io::LoadOptions opt;
   opt.optional = {"latent_pos_embed.pos_embed", "vit_pos_embed.pos_embed"};
+  opt.ignored = skip;
+  opt.zero_copy = zero_copy;
   io::load_state_dict(*model, source, opt);
   // The reference pops the stored tables and keeps freshly computed ones; we recompute and check the copy.
   torch::NoGradGuard ng;
-  for (auto* pe : {model->latent_pos_embed.get(), model->vit_pos_embed.get()}) {
-    if (pe == nullptr) continue;
+  for (const PositionEmbedding& holder : {model->latent_pos_embed, model->vit_pos_embed}) {
+    if (holder.is_empty()) continue;  // visual_gen / visual_und off
+    auto* pe = holder.get();
     const int64_t rows = pe->pos_embed.size(0), dim = pe->pos_embed.size(1);
     const int64_t side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))));
     auto fresh = sincos_2d_table(side, dim);
@@ -83,7 +86,8 @@ void load_bagel_weights(Bagel& model, const std::string& path) {
     // bf16 storage of values in [-1, 1]: rounding error <= 2^-8
     SGT_CHECK(diff <= 1.0 / 128, "model.registry", "{}: stored sin-cos table [{}, {}] differs from the formula by {}",
               path, rows, dim, diff);
-    pe->pos_embed.copy_(fresh);
+    // set_data, not copy_: a zero-copy table lives in the read-only mapping
+    pe->pos_embed.set_data(fresh.to(pe->pos_embed.device(), pe->pos_embed.scalar_type()));
   }
 }
 
@@ -144,11 +148,21 @@ LoadedBagel open(const ModelSource& src, const OpenOptions& opt) {
     out.config = load_model_config(src.config);
   }
   if (opt.adjust) opt.adjust(out.config);
-  out.model = build_model(out.config);
-  if (!weights.empty()) {
-    out.model->to(opt.device, opt.dtype);
-    load_bagel_weights(out.model, weights);
+  std::vector<std::string> skip;
+  if (!opt.generation) {
+    out.config.visual_gen = false;
+    out.config.llm.layer_module = LayerModule::kDense;
+    skip = generation_tensor_patterns();
   }
+  if (weights.empty()) {
+    out.model = build_model(out.config);
+    return out;
+  }
+  {
+    ParamScope scope({torch::TensorOptions().dtype(opt.dtype).device(opt.device), /*initialise=*/false});
+    out.model = build_model(out.config);
+  }
+  load_bagel_weights(out.model, weights, opt.zero_copy, skip);
   return out;
 }
 

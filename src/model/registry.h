@@ -44,7 +44,9 @@ struct LoadedBagel {
 // layout it has, e.g. BAGEL-7B-MoT: ema.safetensors + llm_config.json + vit_config.json), or a config JSON whose
 // "architecture" (default "bagel-mot") picks the registry entry, with optional weights (a tensor file or folder;
 // none: the fresh construction on the host in fp32, which the trainer initialises and moves itself). With weights
-// the model is built, moved to options.device / dtype, then loaded strictly (load_bagel_weights).
+// the model is built directly in options.dtype on options.device with its parameters left uninitialised (no fp32
+// host copy, model/layers.h), then loaded strictly (load_bagel_weights): zero-copy from the read-only file mapping
+// when options.zero_copy and the file's dtype is the one asked for on the host, else copied.
 struct ModelSource {
   std::string folder;
   std::string config;
@@ -54,6 +56,13 @@ struct OpenOptions {
   torch::ScalarType dtype = torch::kFloat32;  // kFloat32 or kBFloat16
   torch::Device device = torch::kCPU;
   std::function<void(BagelConfig&)> adjust;   // applied to the parsed config before the model is built
+  // Parameters share the checkpoint's read-only mapping where dtype and device allow (inference: nothing writes
+  // weights; a write would fault). Training leaves it off: it updates its weights in place.
+  bool zero_copy = false;
+  // false (understanding only: chat, CV-Bench, POPE): the generation parts are neither built nor read -- the MoT
+  // layers become plain Qwen2 layers (their *_moe_gen copies are skipped in the file) and visual_gen is off
+  // (time_embedder, vae2llm, llm2vae, latent_pos_embed skipped). About half of BAGEL-7B's weights.
+  bool generation = true;
 };
 LoadedBagel open(const ModelSource& source, const OpenOptions& options = {});
 // The architecture whose release-folder layout `path` has; null when it is none (or not a folder).
@@ -68,7 +77,11 @@ Bagel build_model(const BagelConfig& config);
 // agree with them to bf16 precision (a different layout is an error).
 LoadedBagel load_bagel_folder(const std::string& folder, torch::ScalarType dtype = torch::kBFloat16,
                               torch::Device device = torch::kCPU);
-// Same for any BagelConfig and a tensor file/folder (tests use tiny configs).
-void load_bagel_weights(Bagel& model, const std::string& path);
+// Same for any BagelConfig and a tensor file/folder (tests use tiny configs). zero_copy: as OpenOptions; skip:
+// file names deliberately not read (patterns with '*').
+void load_bagel_weights(Bagel& model, const std::string& path, bool zero_copy = false,
+                        const std::vector<std::string>& skip = {});
+// The file names of the generation parts (what OpenOptions::generation = false skips).
+std::vector<std::string> generation_tensor_patterns();
 
 }  // namespace sgt::model

@@ -21,9 +21,9 @@ torch::Tensor vit_position_ids(int64_t h, int64_t w, int64_t max_side) {
 }
 
 SiglipEmbeddingsImpl::SiglipEmbeddingsImpl(const VisionConfig& c) {
-  patch_embedding = register_module("patch_embedding", torch::nn::Linear(c.patch_dim(), c.hidden_size));
+  patch_embedding = register_module("patch_embedding", Linear(c.patch_dim(), c.hidden_size));
   const int64_t side = c.num_patches_per_side();
-  position_embedding = register_module("position_embedding", torch::nn::Embedding(side * side, c.hidden_size));
+  position_embedding = register_module("position_embedding", Embedding(side * side, c.hidden_size));
 }
 
 torch::Tensor SiglipEmbeddingsImpl::forward(const torch::Tensor& patches, const torch::Tensor& position_ids) {
@@ -37,10 +37,10 @@ torch::Tensor SiglipEmbeddingsImpl::forward(const torch::Tensor& patches, const 
 
 SiglipAttentionImpl::SiglipAttentionImpl(const VisionConfig& c)
     : heads_(c.num_attention_heads), head_dim_(c.hidden_size / c.num_attention_heads) {
-  q_proj = register_module("q_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  k_proj = register_module("k_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  v_proj = register_module("v_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  out_proj = register_module("out_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  q_proj = register_module("q_proj", Linear(c.hidden_size, c.hidden_size));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, c.hidden_size));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, c.hidden_size));
+  out_proj = register_module("out_proj", Linear(c.hidden_size, c.hidden_size));
 }
 
 torch::Tensor SiglipAttentionImpl::forward(const torch::Tensor& x, const std::vector<int64_t>& seqlens) {
@@ -58,16 +58,14 @@ torch::Tensor SiglipAttentionImpl::forward(const torch::Tensor& x, const std::ve
 }
 
 SiglipMLPImpl::SiglipMLPImpl(const VisionConfig& c) {
-  fc1 = register_module("fc1", torch::nn::Linear(c.hidden_size, c.intermediate_size));
-  fc2 = register_module("fc2", torch::nn::Linear(c.intermediate_size, c.hidden_size));
+  fc1 = register_module("fc1", Linear(c.hidden_size, c.intermediate_size));
+  fc2 = register_module("fc2", Linear(c.intermediate_size, c.hidden_size));
 }
 
 torch::Tensor SiglipMLPImpl::forward(const torch::Tensor& x) { return fc2(torch::gelu(fc1(x), "tanh")); }
 
 namespace {
-torch::nn::LayerNorm layer_norm(const VisionConfig& c) {
-  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps));
-}
+LayerNorm layer_norm(const VisionConfig& c) { return LayerNorm(c.hidden_size, c.layer_norm_eps); }
 }  // namespace
 
 SiglipEncoderLayerImpl::SiglipEncoderLayerImpl(const VisionConfig& c) {

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "model/layers.h"
+
 #include "model/config.h"
 
 namespace sgt::model {
@@ -22,8 +24,8 @@ class SiglipEmbeddingsImpl : public torch::nn::Module {
   explicit SiglipEmbeddingsImpl(const VisionConfig& c);
   // patches [N, patch_dim], position_ids int64 [N] -> [N, hidden]
   torch::Tensor forward(const torch::Tensor& patches, const torch::Tensor& position_ids);
-  torch::nn::Linear patch_embedding{nullptr};
-  torch::nn::Embedding position_embedding{nullptr};
+  Linear patch_embedding{nullptr};
+  Embedding position_embedding{nullptr};
 };
 TORCH_MODULE(SiglipEmbeddings);
 
@@ -32,7 +34,7 @@ class SiglipAttentionImpl : public torch::nn::Module {
   explicit SiglipAttentionImpl(const VisionConfig& c);
   // x [N, hidden] with per-image lengths (sum = N) -> [N, hidden]; attention never crosses images
   torch::Tensor forward(const torch::Tensor& x, const std::vector<int64_t>& seqlens);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
   int64_t heads_, head_dim_;
 };
 TORCH_MODULE(SiglipAttention);
@@ -41,7 +43,7 @@ class SiglipMLPImpl : public torch::nn::Module {
  public:
   explicit SiglipMLPImpl(const VisionConfig& c);
   torch::Tensor forward(const torch::Tensor& x);  // [N, hidden] -> [N, hidden], tanh GELU
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(SiglipMLP);
 
@@ -49,7 +51,7 @@ class SiglipEncoderLayerImpl : public torch::nn::Module {
  public:
   explicit SiglipEncoderLayerImpl(const VisionConfig& c);
   torch::Tensor forward(const torch::Tensor& x, const std::vector<int64_t>& seqlens);  // [N, hidden]
-  torch::nn::LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
+  LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
   SiglipAttention self_attn{nullptr};
   SiglipMLP mlp{nullptr};
 };
@@ -71,7 +73,7 @@ class SiglipVisionTransformerImpl : public torch::nn::Module {
   SiglipEmbeddings embeddings{nullptr};
   bool checkpoint_layers = false;  // recompute each encoder layer in backward (model/recompute.h)
   SiglipEncoder encoder{nullptr};
-  torch::nn::LayerNorm post_layernorm{nullptr};
+  LayerNorm post_layernorm{nullptr};
 };
 TORCH_MODULE(SiglipVisionTransformer);
 

@@ -108,8 +108,8 @@ TEST(ModelVision, TimestepEmbeddingMatchesFormula) {
     }
   TimestepEmbedder te(24);
   torch::NoGradGuard g;
-  auto& l0 = te->mlp->at<torch::nn::LinearImpl>(0);
-  auto& l2 = te->mlp->at<torch::nn::LinearImpl>(2);
+  auto& l0 = te->mlp->at<LinearImpl>(0);
+  auto& l2 = te->mlp->at<LinearImpl>(2);
   auto expect = torch::nn::functional::linear(torch::silu(torch::nn::functional::linear(f, l0.weight, l0.bias)),
                                               l2.weight, l2.bias);
   EXPECT_TRUE(torch::allclose(te(t), expect, 1e-6, 1e-6));
