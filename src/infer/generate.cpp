@@ -1,6 +1,7 @@
 #include "infer/generate.h"
 
 #include <cmath>
+#include <cstring>
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -117,7 +118,24 @@ data::Image decode_latents(model::Bagel& m, model::AutoEncoder& ae, const torch:
                  .unsqueeze(0);
   auto ps = ae->parameters();
   if (!ps.empty()) lat = lat.to(ps[0].device(), ps[0].scalar_type());
-  return model::tensor_to_image(ae->decode(lat)[0].to(torch::kCPU, torch::kFloat32));
+  return output_image(ae->decode(lat)[0]);
+}
+
+data::Image output_image(const torch::Tensor& x) {
+  SGT_CHECK(x.dim() == 3 && x.size(0) == 3, "infer.generate", "decoded image {} must be [3, H, W]",
+            sgt::shape_str(x.sizes().vec()));
+  auto v = (x.detach().to(torch::kCPU, torch::kFloat32) * 0.5 + 0.5).clamp(0, 1).mul(255).to(torch::kUInt8);
+  v = v.permute({1, 2, 0}).contiguous();  // [H, W, 3]
+  data::Image out(x.size(2), x.size(1), 3);
+  std::memcpy(out.pixels.data(), v.data_ptr<uint8_t>(), out.pixels.size());
+  return out;
+}
+
+EditCopies edit_input_copies(const data::Image& input, const ImageGeometry& g, int64_t f, int64_t vit_patch) {
+  EditCopies c;
+  c.vae = model::tensor_to_image(prepare_image(input, g.out_w, g.out_h, f));  // exact round trip of the bytes
+  c.vit = model::tensor_to_image(prepare_image(c.vae, g.vit_w, g.vit_h, vit_patch));
+  return c;
 }
 
 LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed) {
@@ -206,8 +224,8 @@ EditContexts edit_contexts(const ModelRef& m, const ImageRequest& req, const std
   auto& model = m.model;
   auto& ae = m.ae;
   const auto& g = req.size;
-  auto vae_img = model::tensor_to_image(prepare_image(req.input, g.out_w, g.out_h, m.pixels_per_latent_token()));
-  auto clean = encode_image_tokens(model, ae, vae_img, req.gen.seed ^ 0x9e3779b97f4a7c15ULL);
+  const EditCopies copies = edit_input_copies(req.input, g, m.pixels_per_latent_token(), model->config().vit.patch_size);
+  auto clean = encode_image_tokens(model, ae, copies.vae, req.gen.seed ^ 0x9e3779b97f4a7c15ULL);
   EditContexts e{{}, clean.h, clean.w};
   CfgContexts& c = e.c;
   if (!system_prompt.empty()) {
@@ -215,7 +233,7 @@ EditContexts edit_contexts(const ModelRef& m, const ImageRequest& req, const std
     c.no_img = c.full;
   }
   add_vae_image(model, c.full, clean.tokens, clean.h, clean.w, mk);
-  add_vit_image(model, c.full, prepare_image(req.input, g.vit_w, g.vit_h, model->config().vit.patch_size), mk);
+  add_vit_image(model, c.full, model::image_to_tensor(copies.vit), mk);
   c.no_text = c.full;
   const auto ids = encode_text(*m.tok, req.instruction);
   add_text(model, c.full, ids, mk);

@@ -35,6 +35,9 @@ torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h,
                              const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step = {});
 // Latent tokens -> RGB image of (w * f) x (h * f) pixels, f = VAE downsample * latent_patch_size.
 data::Image decode_latents(model::Bagel& m, model::AutoEncoder& ae, const torch::Tensor& tokens, int64_t h, int64_t w);
+// The decoder's output [3, H, W] in [-1, 1] -> RGB as BAGEL's InterleaveInferencer.decode_image quantises it:
+// (x * 0.5 + 0.5).clamp(0, 1) * 255, then a cast to uint8 (truncation, not rounding).
+data::Image output_image(const torch::Tensor& x);
 // RGB image (sides multiples of f) -> clean latent tokens [h*w, patch_latent_dim] on an h x w grid.
 struct LatentTokens {
   torch::Tensor tokens;
@@ -71,6 +74,14 @@ data::Image text_to_image(const ModelRef& m, const ImageRequest& req);
 // Editing (docs/inference.md, "Contexts"): input -> [clean VAE (t=0)] -> [ViT] -> [instruction] -> output. The
 // input is resized (bicubic) to the output size for the VAE copy and to the ViT size for the ViT copy.
 data::Image edit_image(const ModelRef& m, const ImageRequest& req);
+
+// The two copies of an image to edit (inferencer.py, interleave_inference / update_context_image): the input
+// resized to the VAE size (out_w x out_h, multiples of f), and the ViT copy resized from that VAE copy, not from
+// the input (two resamplings, as BAGEL does).
+struct EditCopies {
+  data::Image vae, vit;
+};
+EditCopies edit_input_copies(const data::Image& input, const ImageGeometry& g, int64_t f, int64_t vit_patch);
 
 // Think mode for generation and editing (docs/inference.md, "Think mode"): the contexts start with
 // kGenThinkSystemPrompt (req.system_prompt is not used), the model decodes its plan from the full context with

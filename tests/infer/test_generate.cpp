@@ -233,11 +233,12 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   CfgContexts d;
   add_text(m, d.full, ids(kGenThinkSystemPrompt), mk);
   d.no_img = d.full;
-  const auto clean = encode_image_tokens(m, ae, model::tensor_to_image(prepare_image(input, 32, 16, 16)),
-                                         opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  // The ViT copy is resized from the VAE copy (inferencer.py; BAGEL resamples twice).
+  const auto vae_copy = model::tensor_to_image(prepare_image(input, 32, 16, 16));
+  const auto clean = encode_image_tokens(m, ae, vae_copy, opt.seed ^ 0x9e3779b97f4a7c15ULL);
   const int64_t h = clean.h, w = clean.w;
   add_vae_image(m, d.full, clean.tokens, h, w, mk);
-  add_vit_image(m, d.full, prepare_image(input, 28, 28, 14), mk);
+  add_vit_image(m, d.full, prepare_image(vae_copy, 28, 28, 14), mk);
   d.no_text = d.full;
   add_text(m, d.full, ids("make it blue"), mk);
   add_text(m, d.no_img, ids("make it blue"), mk);
