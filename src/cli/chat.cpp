@@ -21,8 +21,9 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--vit-width", a->chat.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", a->chat.vit_h, "ViT input height, a multiple of 14");
   add_enum_option(cmd, "--resize", a->chat.resize,
-                  "ViT size not given: bagel = BAGEL's chat rule (sides 378-980, stride 14), keep = the image's, "
-                  "rounded down");
+                  "ViT size not given: bagel = Bagel.chat (VLM rule: sides 378-980, stride 14); inferencer = "
+                  "InterleaveInferencer, the app's Understanding tab and its think path (VAE rule 512-1024 stride 16, "
+                  "then the ViT rule 224-980 stride 14 on the resized image); keep = the image's size, rounded down");
   cmd->add_option("--max-length", a->chat.text.max_length, "maximum decoding steps");
   cmd->add_flag("--sample", a->chat.text.do_sample, "sample from softmax(logits / T) instead of greedy argmax");
   cmd->add_option("--temperature", a->chat.text.temperature, "sampling temperature");

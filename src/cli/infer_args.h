@@ -41,8 +41,9 @@ inline void add_understand_options(CLI::App* cmd, UnderstandArgs& u) {
   cmd->add_option("--vit-width", u.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", u.vit_h, "ViT input height, a multiple of 14");
   add_enum_option(cmd, "--resize", u.resize,
-                  "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
-                  "rounded down");
+                  "ViT size not given: bagel = Bagel.chat (sides 378-980, stride 14); inferencer = "
+                  "InterleaveInferencer (VAE rule 512-1024, then the ViT rule 224-980); keep = the image's, rounded "
+                  "down");
 }
 // The model's answer function for such a benchmark: greedy, no think mode (as LLaVA's and BAGEL's own runs).
 inline infer::UnderstandFn make_benchmark_understand_fn(const infer::ModelArgs& model, const UnderstandArgs& u) {
@@ -82,8 +83,9 @@ inline void add_image_task_options(CLI::App* cmd, infer::ImageTaskArgs& t) {
   cmd->add_option("--vit-width", t.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", t.vit_h, "ViT input height, a multiple of 14");
   add_enum_option(cmd, "--resize", t.resize,
-                  "sizes not given: bagel = BAGEL's resize rules (VAE 512-1024; ViT 224-980, or 224 for SGT's proxy "
-                  "tasks), keep = the input size rounded down");
+                  "sizes not given: bagel = InterleaveInferencer's rules (VAE 512-1024; ViT 224-980 on the "
+                  "VAE-resized image, or 224 for SGT's proxy tasks); inferencer = the same; keep = the input size "
+                  "rounded down");
 }
 
 }  // namespace sgt::cli

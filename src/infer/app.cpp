@@ -13,6 +13,7 @@
 #include "core/progress.h"
 #include "data/proxy_tasks.h"
 #include "data/image.h"
+#include "data/resize.h"
 #include "infer/generate.h"
 #include "infer/loaded.h"
 #include "io/atomic_file.h"
@@ -56,7 +57,7 @@ LoadedModel load(const ModelArgs& a, bool need_gen) {
 
 data::Image read_input(const std::string& path) {
   SGT_CHECK(!path.empty(), "infer.app", "an input image is required");
-  return data::read_image(path);
+  return data::read_image_rgb_on_white(path);  // BAGEL's pil_img2rgb (app.py, inferencer.py)
 }
 
 // Output size: given, or the input's rounded down to a multiple of f.
@@ -75,15 +76,27 @@ data::ImageTransformConfig transform(int64_t stride, int64_t min_size, int64_t m
 }
 constexpr int64_t kDefaultMaxPixels = 14 * 14 * 9 * 1024;  // ImageTransform's default
 
-// The ViT size of an understanding input: given, or Bagel.chat's VLM transform ("bagel"), or 0 = rounded down.
-std::pair<int64_t, int64_t> chat_vit_size(const data::Image& img, int64_t vit_w, int64_t vit_h,
-                                          ResizeRule resize) {
-  if (resize == ResizeRule::kBagel && !img.empty() && (vit_w == 0 || vit_h == 0)) {
-    const auto [w, h] = data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040));
+// An understanding input as the chosen BAGEL entry point sizes it (docs/inference.md, "Input sizes"): "bagel" =
+// Bagel.chat's VLM transform on the image; "inferencer" = InterleaveInferencer (app.py's Understanding tab): the
+// image is first resized by the app's VAE transform (ImageTransform(1024, 512, 16)), then the ViT transform
+// (224-980, stride 14) sizes the ViT copy of that resized image (two resamplings); "keep" = 0 (rounded down).
+struct ChatInput {
+  data::Image image;
+  int64_t vit_w = 0, vit_h = 0;
+};
+ChatInput chat_input(data::Image img, int64_t vit_w, int64_t vit_h, ResizeRule resize) {
+  if (!img.empty() && resize == ResizeRule::kInferencer) {
+    const auto [w, h] = data::transform_size(img.width, img.height, transform(16, 512, 1024, kDefaultMaxPixels));
+    if (w != img.width || h != img.height) img = data::resize_bicubic(img, w, h);
+  }
+  if (!img.empty() && resize != ResizeRule::kKeep && (vit_w == 0 || vit_h == 0)) {
+    const auto [w, h] = resize == ResizeRule::kBagel
+                            ? data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040))
+                            : data::transform_size(img.width, img.height, transform(14, 224, 980, kDefaultMaxPixels));
     if (vit_w == 0) vit_w = w;
     if (vit_h == 0) vit_h = h;
   }
-  return {vit_w, vit_h};
+  return {std::move(img), vit_w, vit_h};
 }
 
 // The sizes an image task runs at (docs/inference.md, "Input sizes"): output (VAE) w x h and ViT vit_w x vit_h; see
@@ -94,7 +107,7 @@ struct TaskSizes {
 };
 TaskSizes task_sizes(const data::Image& in, const ImageTaskArgs& a, int64_t f, bool segment) {
   TaskSizes s{a.width, a.height, a.vit_w, a.vit_h};
-  if (a.resize == ResizeRule::kBagel) {
+  if (a.resize != ResizeRule::kKeep) {  // edit: bagel and inferencer are the same rule (InterleaveInferencer)
     if (s.w == 0 || s.h == 0) {
       const auto [w, h] = data::transform_size(in.width, in.height, transform(f, 512, 1024, kDefaultMaxPixels));
       if (s.w == 0) s.w = w;
@@ -134,8 +147,8 @@ std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
   auto l = load(m, false);
   data::Image img;
   if (!a.image.empty()) img = read_input(a.image);
-  const auto [vit_w, vit_h] = chat_vit_size(img, a.vit_w, a.vit_h, a.resize);
-  return understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{img, a.question, vit_w, vit_h, a.text}).text;
+  auto in = chat_input(std::move(img), a.vit_w, a.vit_h, a.resize);
+  return understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{in.image, a.question, in.vit_w, in.vit_h, a.text}).text;
 }
 
 void run_generate(const ModelArgs& m, const GenerateArgs& a) {
@@ -265,8 +278,8 @@ UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, i
   opt.validate();
   std::shared_ptr<LoadedModel> l = load_model(m, false);
   return [l, opt, vit_w, vit_h, resize](const data::Image& image, const std::string& prompt) {
-    const auto [w, h] = chat_vit_size(image, vit_w, vit_h, resize);
-    return understand(ModelRef(l->model, l->ae, *l->tok), ChatRequest{image, prompt, w, h, opt}).text;
+    auto in = chat_input(image, vit_w, vit_h, resize);
+    return understand(ModelRef(l->model, l->ae, *l->tok), ChatRequest{in.image, prompt, in.vit_w, in.vit_h, opt}).text;
   };
 }
 

@@ -30,6 +30,9 @@ struct ModelArgs {
 //            (sides 378-980, stride 14, max_pixels 2,007,040); edit = the VAE transform (512-1024, stride of the VAE)
 //            for the output, then the ViT transform (224-980, stride 14) on top; segment = SGT's training sizes (ViT
 //            224 x 224, VAE 512-1024).
+//   inferencer: chat = InterleaveInferencer (app.py's Understanding tab): the VAE transform (512-1024, stride 16)
+//            resizes the image, then the ViT transform (224-980, stride 14) sizes its ViT copy; edit / segment: as
+//            bagel (edit's BAGEL entry point is InterleaveInferencer).
 //   keep:  the input size rounded down to the required multiple.
 struct ChatArgs {
   std::string image;  // optional

@@ -1,0 +1,144 @@
+// Issue #17, "every path": sgt's input and output handling against tools/bagel_infer_ref.py, a reference written from
+// BAGEL's inferencer.py / app.py / data_utils.py / transforms.py with PIL and torch: the output quantisation
+// (decode_image truncates), RGBA / LA / palette inputs (pil_img2rgb), the two resamplings of an image to edit, and
+// the understanding sizes of InterleaveInferencer (chat --resize inferencer).
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "data/image.h"
+#include "data/proxy_tasks.h"
+#include "data/resize.h"
+#include "infer/generate.h"
+#include "infer_testing.h"
+#include "io/torch_tensors.h"
+
+using namespace sgt;
+
+namespace {
+
+int max_diff(const data::Image& a, const data::Image& b) {
+  EXPECT_EQ(a.width, b.width);
+  EXPECT_EQ(a.height, b.height);
+  EXPECT_EQ(a.channels, b.channels);
+  int d = 0;
+  for (size_t i = 0; i < a.pixels.size() && i < b.pixels.size(); ++i)
+    d = std::max(d, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
+  return d;
+}
+
+double mean_diff(const data::Image& a, const data::Image& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.pixels.size() && i < b.pixels.size(); ++i) s += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
+  return s / static_cast<double>(a.pixels.size());
+}
+
+// The last line of the reference's output, parsed as JSON.
+config::Json last_json(const std::string& out) {
+  auto end = out.find_last_not_of('\n');
+  auto start = out.rfind('\n', end);
+  return config::parse(out.substr(start == std::string::npos ? 0 : start + 1), "bagel_infer_ref.py");
+}
+
+}  // namespace
+
+// decode_image: (x * 0.5 + 0.5).clamp(0, 1) * 255 cast to uint8 truncates; values just below an integer (k - 0.3)
+// and outside [-1, 1] are included, so rounding or a missing clamp would fail.
+TEST(BagelParity, OutputQuantisationTruncatesLikeDecodeImage) {
+  sgt::testing::TempDir dir("parity-quant");
+  torch::manual_seed(3);
+  auto x = torch::rand({3, 7, 11}) * 2.4 - 1.2;
+  x[0][0][0] = (254.7 / 255.0) * 2 - 1;  // 254.7 -> 254 (rounding gives 255)
+  x[1][0][0] = (0.6 / 255.0) * 2 - 1;    // 0.6 -> 0
+  io::save_tensors(dir.file("x.safetensors"), {{"x", x.contiguous()}}, {{"format", "pt"}});
+  auto res = sgt::testing::run_python_tool("bagel_infer_ref.py", {"quantize", dir.file("x.safetensors"), dir.file("ref.png")});
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  const auto ref = data::read_image(dir.file("ref.png"));
+  const auto ours = infer::output_image(x);
+  EXPECT_EQ(max_diff(ours, ref), 0);
+  EXPECT_EQ(ours.pixels[0], 254);
+  EXPECT_EQ(ours.pixels[1], 0);
+  EXPECT_THROW(infer::output_image(torch::zeros({4, 2, 2})), Error);
+}
+
+// pil_img2rgb: RGBA and any PNG with transparency are pasted on white (PIL's rounding); LA and opaque images are
+// converted as convert("RGB") does (LA's alpha dropped). The PNGs are written by PIL.
+TEST(BagelParity, AlphaLaAndPaletteInputsLikePilImg2Rgb) {
+  sgt::testing::TempDir dir("parity-alpha");
+  auto res = sgt::testing::run_python_tool("bagel_infer_ref.py", {"alpha", dir.path()});
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  for (const std::string name : {"rgba", "la", "p_trns", "rgb_trns", "l_trns"}) {
+    const auto ours = data::read_image_rgb_on_white(dir.file(name + ".png"));
+    const auto ref = data::read_image(dir.file(name + ".rgb.png"));
+    EXPECT_EQ(ours.channels, 3) << name;
+    EXPECT_EQ(max_diff(ours, ref), 0) << name;
+  }
+  // The RGBA case has a fully transparent row: white there, where dropping alpha would keep the colour.
+  const auto rgba = data::read_image_rgb_on_white(dir.file("rgba.png"));
+  for (int64_t x = 0; x < rgba.width; ++x) EXPECT_EQ(rgba.at(0, x)[0], 255);
+  EXPECT_NE(data::convert_channels(data::read_image(dir.file("rgba.png")), 3).pixels, rgba.pixels);
+  std::ofstream(dir.file("junk.png")) << "not an image";
+  EXPECT_THROW(data::read_image_rgb_on_white(dir.file("junk.png")), Error);
+}
+
+// Editing: the VAE copy is the input resized by the VAE transform, the ViT copy is resized from that copy (BAGEL's
+// two resamplings), both at the sizes of MaxLongEdgeMinShortEdgeResize; our bicubic is within 1 of PIL's
+// (tests/data/test_image.cpp), so the second resampling is allowed 2.
+TEST(BagelParity, EditResamplesTheVitCopyFromTheVaeCopy) {
+  sgt::testing::TempDir dir("parity-edit");
+  data::Image in(61, 45, 3);
+  for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<uint8_t>((i * 97 + (i / 183) * 31) % 256);
+  data::write_png(dir.file("in.png"), in);
+  auto res = sgt::testing::run_python_tool("bagel_infer_ref.py", {"edit", dir.file("in.png"), dir.path()});
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  const auto j = last_json(res.output);
+  EXPECT_EQ(j["vae"], j["vae_again"]);  // the VAE rule is a fixed point, so BAGEL's second VAE transform is a no-op
+  data::ImageTransformConfig vae;  // stride 16, sides 512-1024
+  const auto [w, h] = data::transform_size(in.width, in.height, vae);
+  ASSERT_EQ(w, j["vae"][0].get<int64_t>());
+  ASSERT_EQ(h, j["vae"][1].get<int64_t>());
+  data::ImageTransformConfig vit;
+  vit.stride = 14, vit.min_size = 224, vit.max_size = 980;
+  const auto [vw, vh] = data::transform_size(w, h, vit);
+  ASSERT_EQ(vw, j["vit"][0].get<int64_t>());
+  ASSERT_EQ(vh, j["vit"][1].get<int64_t>());
+  const auto copies = infer::edit_input_copies(in, {vw, vh, w, h}, 16, 14);
+  EXPECT_LE(max_diff(copies.vae, data::read_image(dir.file("vae.png"))), 1);
+  const auto vit_ref = data::read_image(dir.file("vit.png"));
+  EXPECT_LE(max_diff(copies.vit, vit_ref), 2);
+  // Not vacuous: the one-resampling copy differs from BAGEL's more than ours does.
+  const auto direct = data::read_image(dir.file("vit_direct.png"));
+  EXPECT_GT(mean_diff(direct, vit_ref), 4 * mean_diff(copies.vit, vit_ref) + 0.01);
+}
+
+// chat --resize inferencer: a 64 x 48 image is resized to the VAE size (688 x 512) and its ViT copy is 686 x 518
+// (Bagel.chat: 504 x 378); the answer equals giving that resized image and ViT size by hand.
+TEST(BagelParity, ChatResizeInferencerSizesLikeInterleaveInferencer) {
+  sgt::testing::TempDir dir("parity-chat");
+  auto res = sgt::testing::run_python_tool("bagel_infer_ref.py", {"chat_sizes", "64", "48"});
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  const auto j = last_json(res.output);
+  EXPECT_EQ(j["inferencer"], config::Json::parse("[686, 518]"));
+  EXPECT_EQ(j["bagel"], config::Json::parse("[504, 378]"));
+  const std::string model = infer_testing::write_tiny_model_and_image(dir);
+  data::Image in(64, 48, 3);
+  for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = static_cast<uint8_t>((i * 53) % 256);
+  data::write_png(dir.file("in64.png"), in);
+  const auto vae = j["inferencer_vae"];
+  data::write_png(dir.file("vae.png"), data::resize_bicubic(in, vae[0].get<int64_t>(), vae[1].get<int64_t>()));
+  const std::string q = " -q 'What is shown?' --max-length 3";
+  auto inf = infer_testing::sgt_run("chat " + model + "--image " + infer_testing::q(dir.file("in64.png")) + q +
+                                    " --resize inferencer");
+  ASSERT_EQ(inf.exit_code, 0) << inf.output;
+  auto by_hand = infer_testing::sgt_run("chat " + model + "--image " + infer_testing::q(dir.file("vae.png")) + q +
+                                        " --vit-width 686 --vit-height 518");
+  ASSERT_EQ(by_hand.exit_code, 0) << by_hand.output;
+  EXPECT_EQ(inf.output, by_hand.output);
+  auto help = infer_testing::sgt_run("chat --help");
+  EXPECT_NE(help.output.find("Bagel.chat"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("InterleaveInferencer"), std::string::npos) << help.output;
+}
