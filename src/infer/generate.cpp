@@ -77,7 +77,8 @@ std::vector<int64_t> encode_text(const text::Tokenizer& tok, const std::string& 
 }  // namespace
 
 torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h, int64_t w,
-                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step) {
+                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step,
+                             const torch::Tensor& init_noise) {
   torch::NoGradGuard ng;
   opt.validate();
   const auto& cfg = m->config();
@@ -85,8 +86,16 @@ torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h,
   SGT_CHECK(h > 0 && w > 0, "infer.generate", "latent grid {}x{} must be positive", h, w);
   const auto dev = m->language_model->model->embed_tokens->weight.device();
   // Initial noise from a seeded CPU generator, so results do not depend on the device.
-  auto gen = at::detail::createCPUGenerator(opt.seed);
-  auto x0 = torch::randn({h * w, cfg.patch_latent_dim()}, gen, torch::kFloat32).to(dev);
+  torch::Tensor x0;
+  if (init_noise.defined()) {
+    SGT_CHECK(init_noise.dim() == 2 && init_noise.size(0) == h * w && init_noise.size(1) == cfg.patch_latent_dim(),
+              "infer.generate", "initial noise {} must be [{}, {}]", sgt::shape_str(init_noise.sizes().vec()), h * w,
+              cfg.patch_latent_dim());
+    x0 = init_noise.to(dev, torch::kFloat32);
+  } else {
+    auto gen = at::detail::createCPUGenerator(opt.seed);
+    x0 = initial_noise(gen, h * w, cfg.patch_latent_dim()).to(dev);
+  }
   auto f = [&](const torch::Tensor& x, const StepRequest& req) {
     // The query embeddings do not depend on the context (positions only enter through RoPE): embed once.
     Chunk ch = vae_chunk(cfg, x, h, w, req.t, 0, mk);
@@ -138,7 +147,18 @@ EditCopies edit_input_copies(const data::Image& input, const ImageGeometry& g, i
   return c;
 }
 
+torch::Tensor initial_noise(at::Generator& gen, int64_t n, int64_t dim) {
+  return torch::randn({n, dim}, gen, torch::kFloat32);
+}
+
+at::Generator edit_noise_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+
 LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return encode_image_tokens(m, ae, img, gen);
+}
+
+LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, at::Generator& gen) {
   torch::NoGradGuard ng;
   const int64_t f = pixels_per_token(m, ae), p = m->config().latent_patch_size;
   SGT_CHECK(img.width % f == 0 && img.height % f == 0 && img.width > 0 && img.height > 0, "infer.generate",
@@ -146,7 +166,6 @@ LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const 
   auto x = model::image_to_tensor(img.channels == 3 ? img : data::convert_channels(img, 3)).unsqueeze(0);
   auto ps = ae->parameters();
   if (!ps.empty()) x = x.to(ps[0].device(), ps[0].scalar_type());
-  auto gen = at::detail::createCPUGenerator(seed);
   auto z = ae->encode(x, gen)[0].to(torch::kFloat32);  // [C, H/d, W/d]
   return {model::patchify_latent(z, p), z.size(1) / p, z.size(2) / p};
 }
@@ -218,6 +237,7 @@ CfgContexts t2i_contexts(const ModelRef& m, const std::string& prompt, const std
 struct EditContexts {
   CfgContexts c;
   int64_t h = 0, w = 0;
+  torch::Tensor noise;  // editing: the initial noise, drawn after the posterior from one generator
 };
 EditContexts edit_contexts(const ModelRef& m, const ImageRequest& req, const std::string& system_prompt,
                            const Markers& mk) {
@@ -225,8 +245,9 @@ EditContexts edit_contexts(const ModelRef& m, const ImageRequest& req, const std
   auto& ae = m.ae;
   const auto& g = req.size;
   const EditCopies copies = edit_input_copies(req.input, g, m.pixels_per_latent_token(), model->config().vit.patch_size);
-  auto clean = encode_image_tokens(model, ae, copies.vae, req.gen.seed ^ 0x9e3779b97f4a7c15ULL);
-  EditContexts e{{}, clean.h, clean.w};
+  auto gen = edit_noise_generator(req.gen.seed);
+  auto clean = encode_image_tokens(model, ae, copies.vae, gen);
+  EditContexts e{{}, clean.h, clean.w, initial_noise(gen, clean.h * clean.w, model->config().patch_latent_dim())};
   CfgContexts& c = e.c;
   if (!system_prompt.empty()) {
     add_text(model, c.full, encode_text(*m.tok, system_prompt), mk);
@@ -263,7 +284,7 @@ data::Image edit_image(const ModelRef& m, const ImageRequest& req) {
   auto& ae = m.ae;
   const Markers mk = markers_from(*m.tok);
   const EditContexts e = edit_contexts(m, req, "", mk);
-  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step);
+  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step, e.noise);
   return decode_latents(model, ae, tokens, e.h, e.w);
 }
 
@@ -286,7 +307,7 @@ ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req,
   // The plan joins the full context only: the no-image context keeps the texts without it, and the no-text
   // context is the snapshot before the instruction (docs/inference.md, "Think mode", "Classifier-free guidance").
   add_text(model, e.c.full, r.think.ids, mk);
-  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step);
+  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step, e.noise);
   r.image = decode_latents(model, ae, tokens, e.h, e.w);
   return r;
 }

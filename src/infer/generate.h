@@ -31,8 +31,13 @@ struct CfgContexts {
 
 // Samples latent tokens [h*w, patch_latent_dim] (fp32) of an h x w latent-token grid against the three contexts.
 // Each branch's query sits at its own context's rope. Deterministic for a seed.
+// init_noise [h*w, patch_latent_dim] (fp32), when given, replaces the noise drawn from opt.seed (editing draws it
+// from the generator that drew the VAE posterior, as BAGEL's app does: edit_noise_generator).
 torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h, int64_t w,
-                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step = {});
+                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step = {},
+                             const torch::Tensor& init_noise = {});
+// The initial noise N(0, I) of n latent tokens of `dim` channels, drawn from gen on the CPU (fp32).
+torch::Tensor initial_noise(at::Generator& gen, int64_t n, int64_t dim);
 // Latent tokens -> RGB image of (w * f) x (h * f) pixels, f = VAE downsample * latent_patch_size.
 data::Image decode_latents(model::Bagel& m, model::AutoEncoder& ae, const torch::Tensor& tokens, int64_t h, int64_t w);
 // The decoder's output [3, H, W] in [-1, 1] -> RGB as BAGEL's InterleaveInferencer.decode_image quantises it:
@@ -44,6 +49,12 @@ struct LatentTokens {
   int64_t h = 0, w = 0;
 };
 LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed);
+// The same with the posterior noise drawn from gen (advanced by the draw).
+LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, at::Generator& gen);
+// Editing's one noise generator (docs/inference.md, "Seeds"): BAGEL's app seeds torch's default CPU generator with
+// the seed (app.py, set_seed) and draws from it first the VAE posterior noise of the image to edit (the app's VAE
+// runs on the CPU), then the initial noise (Bagel.prepare_vae_latent). A CPU generator seeded with `seed`.
+at::Generator edit_noise_generator(uint64_t seed);
 
 // SGT proxy-task layout, identical to training (data::proxy_task_plan): [ViT tokens of req.input] ->
 // [instruction text split] -> generate a noisy-VAE image of req.size.out_w x out_h (required). The input is resized

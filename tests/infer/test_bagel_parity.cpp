@@ -16,6 +16,9 @@
 #include "infer/generate.h"
 #include "infer_testing.h"
 #include "io/torch_tensors.h"
+#include "model/bagel.h"
+#include "model/image_tokens.h"
+#include "model/image_tokens.h"
 
 using namespace sgt;
 
@@ -141,4 +144,43 @@ TEST(BagelParity, ChatResizeInferencerSizesLikeInterleaveInferencer) {
   auto help = infer_testing::sgt_run("chat --help");
   EXPECT_NE(help.output.find("Bagel.chat"), std::string::npos) << help.output;
   EXPECT_NE(help.output.find("InterleaveInferencer"), std::string::npos) << help.output;
+}
+
+// Seeds for editing: BAGEL's app seeds torch's default CPU generator (app.py, set_seed) and draws the VAE posterior
+// noise of the image to edit, then the initial noise (Bagel.prepare_vae_latent), from it. A tiny FLUX autoencoder
+// (the pixel VAE draws nothing) and the reference's draws for the same seed and order.
+TEST(BagelParity, EditNoiseIsTheAppsOneGeneratorPosteriorFirst) {
+  torch::NoGradGuard ng;
+  sgt::testing::TempDir dir("parity-noise");
+  auto cfg = infer_testing::tiny_config();
+  model::VAEConfig v;
+  v.kind = model::VaeKind::kFlux, v.ch = 8, v.ch_mult = {1, 2}, v.num_res_blocks = 1, v.z_channels = 4;
+  v.norm_groups = 4;
+  cfg.vae = v;
+  model::Bagel m(cfg);
+  model::AutoEncoder ae(v);
+  ae->eval();
+  data::Image img(12, 8, 3);
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>((i * 29) % 256);
+  const uint64_t seed = 1234;
+  auto gen = infer::edit_noise_generator(seed);
+  const auto clean = infer::encode_image_tokens(m, ae, img, gen);
+  const int64_t n = clean.h * clean.w, d = cfg.patch_latent_dim();
+  const auto init = infer::initial_noise(gen, n, d);
+  ASSERT_EQ(n, 6);  // 12 x 8 pixels / (2 x 2 downsample x 2 x 2 patch)
+  auto res = sgt::testing::run_python_tool(
+      "bagel_infer_ref.py", {"noise", std::to_string(seed), "4", "4", "6", std::to_string(n), std::to_string(d),
+                             dir.file("noise.safetensors")});
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  auto ref = io::load_tensors(dir.file("noise.safetensors"));
+  EXPECT_TRUE(torch::equal(init, ref.at("init")));
+  // The posterior draw: z = scale (mean + exp(logvar / 2) eps - shift) with the reference's eps.
+  auto x = model::image_to_tensor(img).unsqueeze(0);
+  auto mom = ae->encode_moments(x);
+  auto mean = mom.slice(1, 0, 4), logvar = mom.slice(1, 4);
+  auto z = v.scale_factor * (mean + torch::exp(0.5 * logvar) * ref.at("posterior") - v.shift_factor);
+  auto want = model::patchify_latent(z[0], cfg.latent_patch_size);
+  EXPECT_LT((clean.tokens - want).abs().max().item<double>(), 1e-5);
+  // Two generators (the posterior and the noise each from the seed) would give the posterior's first values.
+  EXPECT_FALSE(torch::equal(init.flatten().slice(0, 0, 16), ref.at("posterior").flatten().slice(0, 0, 16)));
 }

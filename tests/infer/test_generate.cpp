@@ -235,7 +235,8 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   d.no_img = d.full;
   // The ViT copy is resized from the VAE copy (inferencer.py; BAGEL resamples twice).
   const auto vae_copy = model::tensor_to_image(prepare_image(input, 32, 16, 16));
-  const auto clean = encode_image_tokens(m, ae, vae_copy, opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  auto gen = edit_noise_generator(opt.seed);  // one generator: the posterior, then the initial noise (app.py)
+  const auto clean = encode_image_tokens(m, ae, vae_copy, gen);
   const int64_t h = clean.h, w = clean.w;
   add_vae_image(m, d.full, clean.tokens, h, w, mk);
   add_vit_image(m, d.full, prepare_image(vae_copy, 28, 28, 14), mk);
@@ -245,7 +246,8 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   const auto eplan = decode_text(m, *tok_, d.full, think, mk);
   EXPECT_EQ(eplan.ids, e.think.ids);
   add_text(m, d.full, eplan.ids, mk);
-  EXPECT_EQ(e.image.pixels, decode_latents(m, ae, sample_latents(m, d, h, w, opt, mk), h, w).pixels);
+  const auto noise = initial_noise(gen, h * w, m->config().patch_latent_dim());
+  EXPECT_EQ(e.image.pixels, decode_latents(m, ae, sample_latents(m, d, h, w, opt, mk, {}, noise), h, w).pixels);
   EXPECT_EQ(e.image.width, 32);
   EXPECT_EQ(e.image.height, 16);
 }
