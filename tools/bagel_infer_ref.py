@@ -17,6 +17,10 @@ Subcommands (tests/infer/test_bagel_parity.cpp):
   noise SEED C H W N D OUT   the app's draws for editing (app.py set_seed -> torch.manual_seed): the VAE posterior
                       noise randn_like of a [1, C, H, W] mean, then the initial noise randn(N, D), from the one
                       default CPU generator, in that order -> OUT safetensors {"posterior", "init"}.
+  plan TOKENIZER SYSTEM PROMPT PLAN   (files holding the texts) the full context of text-to-image think mode as
+                      interleave_inference builds it: each text encoded by the tokenizer (HF tokenizers on the same
+                      tokenizer.json), framed by <|im_start|> / <|im_end|> at consecutive positions (prepare_prompts),
+                      the plan being gen_text's *text*, re-encoded. Prints {"plan_ids", "plan_position"} as JSON.
 """
 import json
 import os
@@ -122,6 +126,19 @@ def cmd_noise(seed, c, h, w, n, d, out):
     save_file({"posterior": posterior.contiguous(), "init": init.contiguous()}, out)
 
 
+def cmd_plan(tokenizer, *paths):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(tokenizer)
+    rope, out = 0, {}
+    for i, path in enumerate(paths):
+        with open(path, encoding="utf-8") as f:
+            ids = tok.encode(f.read(), add_special_tokens=False).ids
+        if i == len(paths) - 1:
+            out = {"plan_ids": ids, "plan_position": rope}
+        rope += len(ids) + 2  # [<|im_start|>] + ids + [<|im_end|>]
+    print(json.dumps(out))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "quantize":
@@ -134,6 +151,8 @@ def main():
         cmd_chat_sizes(int(args[0]), int(args[1]))
     elif cmd == "noise":
         cmd_noise(*[int(a) for a in args[:6]], args[6])
+    elif cmd == "plan":
+        cmd_plan(*args)
     else:
         sys.exit(f"unknown subcommand {cmd}")
 

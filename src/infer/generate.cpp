@@ -306,7 +306,10 @@ ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req,
   r.think = decode_text(model, *m.tok, e.c.full, think, mk);
   // The plan joins the full context only: the no-image context keeps the texts without it, and the no-text
   // context is the snapshot before the instruction (docs/inference.md, "Think mode", "Classifier-free guidance").
-  add_text(model, e.c.full, r.think.ids, mk);
+  // BAGEL re-encodes the decoded plan (inferencer.py, interleave_inference: update_context_text(gen_text)).
+  r.plan_ids = encode_text(*m.tok, r.think.text);
+  r.plan_position = e.c.full.rope;
+  add_text(model, e.c.full, r.plan_ids, mk);
   auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step, e.noise);
   r.image = decode_latents(model, ae, tokens, e.h, e.w);
   return r;
@@ -348,8 +351,20 @@ TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Con
     if (step + 1 < opt.max_length) out.ids.push_back(next);
     cur = next;
   }
+  // BAGEL decodes [<|im_start|>] + ids and keeps the text between that start token and the next "<|im_start|>" or
+  // "<|im_end|>" (bagel.py, chat; inferencer.py, gen_text): an answer is cut at a generated <|im_start|>.
+  for (size_t i = 0; i < out.ids.size(); ++i) {
+    if (out.ids[i] == mk.im_start) {
+      out.ids.resize(i);
+      break;
+    }
+  }
   std::vector<text::TokenId> ids(out.ids.begin(), out.ids.end());
   out.text = tok.decode(ids);
+  for (const char* marker : {"<|im_start|>", "<|im_end|>"}) {
+    const auto cut = out.text.find(marker);
+    if (cut != std::string::npos) out.text.resize(cut);
+  }
   return out;
 }
 

@@ -71,8 +71,8 @@ ImageContext proxy_image_context(const ModelRef& m, const data::Image& input, in
 data::Image proxy_generate_from(const ModelRef& m, const ImageContext& ic, const ImageRequest& req);
 
 struct TextGenResult {
-  std::vector<int64_t> ids;  // generated ids, without <|im_start|> and <|im_end|>
-  std::string text;
+  std::vector<int64_t> ids;  // generated ids, without <|im_start|> and <|im_end|>, up to a generated <|im_start|>
+  std::string text;          // decoded ids, cut at the first "<|im_start|>" / "<|im_end|>" as BAGEL's gen_text cuts
   bool stopped = false;      // true when <|im_end|> was produced (false: max_length reached)
   std::vector<torch::Tensor> logits;  // [vocab] per step (only with keep_logits)
 };
@@ -96,12 +96,16 @@ EditCopies edit_input_copies(const data::Image& input, const ImageGeometry& g, i
 
 // Think mode for generation and editing (docs/inference.md, "Think mode"): the contexts start with
 // kGenThinkSystemPrompt (req.system_prompt is not used), the model decodes its plan from the full context with
-// `think` (BAGEL samples at temperature 0.3, up to 1000 tokens), the plan's ids are appended to the full context
-// only, and the image is sampled as text_to_image (no input) or edit_image (input given) would. Returns the image
+// `think` (BAGEL samples at temperature 0.3, up to 1000 tokens), the plan's text is re-encoded and appended to the
+// full context only, and the image is sampled as text_to_image (no input) or edit_image (input given) would. Returns the image
 // and the decoded plan.
 struct ThinkImageResult {
   data::Image image;
   TextGenResult think;
+  // The plan as it joins the full context: its text re-encoded (inferencer.py, update_context_text(gen_text)), which
+  // need not give the generated ids back, and the position of its <|im_start|>.
+  std::vector<int64_t> plan_ids;
+  int64_t plan_position = 0;
 };
 ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req, const TextGenOptions& think);
 

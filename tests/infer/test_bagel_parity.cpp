@@ -184,3 +184,34 @@ TEST(BagelParity, EditNoiseIsTheAppsOneGeneratorPosteriorFirst) {
   // Two generators (the posterior and the noise each from the seed) would give the posterior's first values.
   EXPECT_FALSE(torch::equal(init.flatten().slice(0, 0, 16), ref.at("posterior").flatten().slice(0, 0, 16)));
 }
+
+// Think mode: the plan joins the context as its decoded text re-encoded (update_context_text(gen_text)), not as
+// the generated ids; a random tiny model's greedy plan re-encodes to other ids, and the reference (HF tokenizers,
+// BAGEL's prepare_prompts positions) gives the ids and position of the plan chunk.
+TEST(BagelParity, ThinkPlanIsReencodedText) {
+  torch::NoGradGuard ng;
+  sgt::testing::TempDir dir("parity-think");
+  auto m = infer_testing::tiny_model(21);
+  model::AutoEncoder ae(m->config().vae);
+  const auto tok = text::Tokenizer::load(infer_testing::tokenizer_path());
+  infer::ImageRequest req;
+  req.instruction = "a red cube";
+  req.size = {0, 0, 32, 16};
+  req.gen.steps = 2;
+  infer::TextGenOptions think;
+  think.max_length = 12;
+  const auto r = infer::think_then_generate(infer::ModelRef(m, ae, tok), req, think);
+  ASSERT_FALSE(r.think.ids.empty());
+  EXPECT_NE(r.plan_ids, r.think.ids) << "the plan re-encodes to its own ids here; pick another model seed if not";
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.file(name), std::ios::binary) << text;
+    return dir.file(name);
+  };
+  auto res = sgt::testing::run_python_tool(
+      "bagel_infer_ref.py", {"plan", infer_testing::tokenizer_path(), write("system.txt", infer::kGenThinkSystemPrompt),
+                             write("prompt.txt", req.instruction), write("plan.txt", r.think.text)});
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  const auto j = last_json(res.output);
+  EXPECT_EQ(r.plan_ids, j["plan_ids"].get<std::vector<int64_t>>());
+  EXPECT_EQ(r.plan_position, j["plan_position"].get<int64_t>());
+}

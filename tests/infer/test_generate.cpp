@@ -221,7 +221,8 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   const auto plan = decode_text(m, *tok_, c.full, think, mk);
   EXPECT_EQ(plan.ids, r.think.ids);
   EXPECT_FALSE(plan.ids.empty());
-  add_text(m, c.full, plan.ids, mk);
+  EXPECT_EQ(r.plan_ids, ids(plan.text));  // the plan joins the context re-encoded (update_context_text(gen_text))
+  add_text(m, c.full, ids(plan.text), mk);
   const auto want = decode_latents(m, ae, sample_latents(m, c, 1, 2, opt, mk), 1, 2);
   EXPECT_EQ(r.image.pixels, want.pixels);
   // The plan changes the image (it is in the full context), so the comparison above is not vacuous.
@@ -245,7 +246,7 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   add_text(m, d.no_img, ids("make it blue"), mk);
   const auto eplan = decode_text(m, *tok_, d.full, think, mk);
   EXPECT_EQ(eplan.ids, e.think.ids);
-  add_text(m, d.full, eplan.ids, mk);
+  add_text(m, d.full, ids(eplan.text), mk);
   const auto noise = initial_noise(gen, h * w, m->config().patch_latent_dim());
   EXPECT_EQ(e.image.pixels, decode_latents(m, ae, sample_latents(m, d, h, w, opt, mk, {}, noise), h, w).pixels);
   EXPECT_EQ(e.image.width, 32);
