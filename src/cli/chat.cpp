@@ -12,6 +12,7 @@ void register_chat(CLI::App& app) {
   struct Args {
     infer::ModelArgs model;
     infer::ChatArgs chat;
+    bool print_ids = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("chat", "Answer a question about an image (greedy or sampled decoding)");
@@ -29,10 +30,15 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--temperature", a->chat.text.temperature, "sampling temperature");
   cmd->add_flag("--think", a->chat.text.think, "prepend BAGEL's think system prompt");
   cmd->add_option("--seed", a->chat.text.seed, "sampling seed");
+  cmd->add_flag("--print-ids", a->print_ids, "after the answer, print its token ids on one line (space-separated)");
   cmd->callback([a] {
     auto answer = infer::run_chat(a->model, a->chat);
-    std::fwrite(answer.data(), 1, answer.size(), stdout);
+    std::fwrite(answer.text.data(), 1, answer.text.size(), stdout);
     std::fputc('\n', stdout);
+    if (a->print_ids) {
+      for (size_t i = 0; i < answer.ids.size(); ++i) std::printf("%s%lld", i ? " " : "", (long long)answer.ids[i]);
+      std::fputc('\n', stdout);
+    }
   });
 }
 

@@ -17,6 +17,7 @@
 #include "infer/generate.h"
 #include "infer/loaded.h"
 #include "io/atomic_file.h"
+#include "io/torch_tensors.h"
 #include "model/registry.h"
 #include "text/tokenizer.h"
 
@@ -133,6 +134,16 @@ StepCallback progress_cb(const ModelArgs& a, std::unique_ptr<Progress>& bar, con
   };
 }
 
+// --save-latents: the initial noise and the final latent tokens of one generated image.
+LatentsCallback latents_writer(const std::string& path) {
+  if (path.empty()) return {};
+  return [path](const torch::Tensor& noise, const torch::Tensor& latents, int64_t h, int64_t w) {
+    io::save_tensors(path, {{"init_noise", noise.contiguous()}, {"latents", latents.contiguous()}},
+                     {{"format", "pt"}, {"grid", fmt::format("{}x{}", h, w)}});
+    log::info("wrote {} (latent grid {}x{})", path, h, w);
+  };
+}
+
 void write_output(const std::string& path, const data::Image& img) {
   SGT_CHECK(!path.empty(), "infer.app", "--output is required");
   data::write_png(path, img);
@@ -141,14 +152,15 @@ void write_output(const std::string& path, const data::Image& img) {
 
 }  // namespace
 
-std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
+ChatAnswer run_chat(const ModelArgs& m, const ChatArgs& a) {
   SGT_CHECK(!a.question.empty(), "infer.app", "a question is required");
   a.text.validate();
   auto l = load(m, false);
   data::Image img;
   if (!a.image.empty()) img = read_input(a.image);
   auto in = chat_input(std::move(img), a.vit_w, a.vit_h, a.resize);
-  return understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{in.image, a.question, in.vit_w, in.vit_h, a.text}).text;
+  auto r = understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{in.image, a.question, in.vit_w, in.vit_h, a.text});
+  return {r.text, r.ids};
 }
 
 void run_generate(const ModelArgs& m, const GenerateArgs& a) {
@@ -163,6 +175,7 @@ void run_generate(const ModelArgs& m, const GenerateArgs& a) {
   req.size.out_w = a.width, req.size.out_h = a.height;
   req.gen = a.gen;
   req.on_step = progress_cb(m, bar, "generate");
+  req.on_latents = latents_writer(a.save_latents);
   if (a.think) {
     auto r = think_then_generate(ref, req, a.think_text);
     std::printf("%s\n", r.think.text.c_str());  // the plan, as BAGEL returns it
@@ -186,7 +199,8 @@ void run_image_task(const ModelArgs& m, const ImageTaskArgs& a, bool segment) {
   const TaskSizes z = task_sizes(in, a, f, segment);
   std::unique_ptr<Progress> bar;
   const ModelRef ref(l.model, l.ae, *l.tok);
-  const ImageRequest req{in, a.instruction, z.geometry(), a.gen, "", progress_cb(m, bar, segment ? "segment" : "edit")};
+  const ImageRequest req{in, a.instruction, z.geometry(), a.gen, "", progress_cb(m, bar, segment ? "segment" : "edit"),
+                         latents_writer(a.save_latents)};
   if (segment) {
     write_output(a.output, proxy_generate(ref, req));
   } else if (a.think) {
@@ -205,6 +219,8 @@ void run_segment(const ModelArgs& m, const ImageTaskArgs& a) { run_image_task(m,
 
 int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const ImageTaskArgs& defaults) {
   defaults.gen.validate();
+  SGT_CHECK(defaults.save_latents.empty(), "infer.batch", "--save-latents {} is for single requests, not --batch {}",
+            defaults.save_latents, jsonl);
   const std::string text = io::read_text_file(jsonl);
   struct Request {
     ImageTaskArgs args;
@@ -261,7 +277,7 @@ int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const Im
       ++reused;
     }
     data::write_png(r.args.output,
-                    proxy_generate_from(ref, ic, ImageRequest{{}, r.args.instruction, z.geometry(), r.args.gen, "", {}}));
+                    proxy_generate_from(ref, ic, ImageRequest{{}, r.args.instruction, z.geometry(), r.args.gen, "", {}, {}}));
     bar.advance(1);
   }
   bar.finish();
@@ -294,7 +310,7 @@ TextToImageFn make_text_to_image_fn(const ModelArgs& m, int64_t width, int64_t h
     ImageGenOptions o = opt;
     o.seed = seed;
     return text_to_image(ModelRef(l->model, l->ae, *l->tok),
-                         ImageRequest{{}, prompt, {0, 0, width, height}, o, think ? kGenThinkSystemPrompt : "", {}});
+                         ImageRequest{{}, prompt, {0, 0, width, height}, o, think ? kGenThinkSystemPrompt : "", {}, {}});
   };
 }
 

@@ -193,11 +193,28 @@ ImageContext proxy_image_context(const ModelRef& m, const data::Image& input, in
   return ic;
 }
 
+namespace {
+
+// The noise of a request without an image to edit: drawn from its seed, as sample_latents would draw it.
+torch::Tensor seed_noise(model::Bagel& m, const ImageRequest& req, int64_t h, int64_t w) {
+  auto gen = at::detail::createCPUGenerator(req.gen.seed);
+  return initial_noise(gen, h * w, m->config().patch_latent_dim());
+}
+
+// Samples from `noise`, reports noise and latents to req.on_latents, decodes.
+data::Image sample_and_decode(const ModelRef& m, const CfgContexts& c, int64_t h, int64_t w, const ImageRequest& req,
+                              const Markers& mk, const torch::Tensor& noise) {
+  auto tokens = sample_latents(m.model, c, h, w, req.gen, mk, req.on_step, noise);
+  if (req.on_latents) req.on_latents(noise.to(torch::kCPU, torch::kFloat32), tokens.to(torch::kCPU, torch::kFloat32), h, w);
+  return decode_latents(m.model, m.ae, tokens, h, w);
+}
+
+}  // namespace
+
 data::Image proxy_generate_from(const ModelRef& m, const ImageContext& ic, const ImageRequest& req) {
   torch::NoGradGuard ng;
   req.gen.validate();
   auto& model = m.model;
-  auto& ae = m.ae;
   const auto [h, w] = output_grid(m, req.size);
   const Markers mk = markers_from(*m.tok);
   const auto ids = encode_text(*m.tok, req.instruction);
@@ -206,8 +223,7 @@ data::Image proxy_generate_from(const ModelRef& m, const ImageContext& ic, const
   c.full = ic.vit;
   add_text(model, c.full, ids, mk);
   add_text(model, c.no_img, ids, mk);  // text only, from position 0 (BAGEL's cfg_img context)
-  auto tokens = sample_latents(model, c, h, w, req.gen, mk, req.on_step);
-  return decode_latents(model, ae, tokens, h, w);
+  return sample_and_decode(m, c, h, w, req, mk, seed_noise(model, req, h, w));
 }
 
 data::Image proxy_generate(const ModelRef& m, const ImageRequest& req) {
@@ -269,23 +285,18 @@ data::Image text_to_image(const ModelRef& m, const ImageRequest& req) {
   req.gen.validate();
   SGT_CHECK(req.input.empty(), "infer.generate", "text-to-image takes no input image (editing does)");
   auto& model = m.model;
-  auto& ae = m.ae;
   const auto [h, w] = output_grid(m, req.size);
   const Markers mk = markers_from(*m.tok);
   const CfgContexts c = t2i_contexts(m, req.instruction, req.system_prompt, mk);
-  auto tokens = sample_latents(model, c, h, w, req.gen, mk, req.on_step);
-  return decode_latents(model, ae, tokens, h, w);
+  return sample_and_decode(m, c, h, w, req, mk, seed_noise(model, req, h, w));
 }
 
 data::Image edit_image(const ModelRef& m, const ImageRequest& req) {
   torch::NoGradGuard ng;
   req.gen.validate();
-  auto& model = m.model;
-  auto& ae = m.ae;
   const Markers mk = markers_from(*m.tok);
   const EditContexts e = edit_contexts(m, req, "", mk);
-  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step, e.noise);
-  return decode_latents(model, ae, tokens, e.h, e.w);
+  return sample_and_decode(m, e.c, e.h, e.w, req, mk, e.noise);
 }
 
 ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req, const TextGenOptions& think) {
@@ -293,7 +304,6 @@ ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req,
   req.gen.validate();
   think.validate();
   auto& model = m.model;
-  auto& ae = m.ae;
   const Markers mk = markers_from(*m.tok);
   EditContexts e;
   if (req.input.empty()) {
@@ -310,8 +320,7 @@ ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req,
   r.plan_ids = encode_text(*m.tok, r.think.text);
   r.plan_position = e.c.full.rope;
   add_text(model, e.c.full, r.plan_ids, mk);
-  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step, e.noise);
-  r.image = decode_latents(model, ae, tokens, e.h, e.w);
+  r.image = sample_and_decode(m, e.c, e.h, e.w, req, mk, e.noise.defined() ? e.noise : seed_noise(model, req, e.h, e.w));
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "core/config.h"
@@ -214,4 +215,44 @@ TEST(BagelParity, ThinkPlanIsReencodedText) {
   const auto j = last_json(res.output);
   EXPECT_EQ(r.plan_ids, j["plan_ids"].get<std::vector<int64_t>>());
   EXPECT_EQ(r.plan_position, j["plan_position"].get<int64_t>());
+}
+
+// Outputs for checking: --save-latents writes the initial noise (for generate: torch's randn from the seed on a CPU
+// generator) and the final latent tokens, which decode to the PNG written; chat --print-ids prints the answer's ids,
+// which decode to the printed answer.
+TEST(BagelParity, SaveLatentsAndPrintIds) {
+  torch::NoGradGuard ng;
+  sgt::testing::TempDir dir("parity-out");
+  const std::string model = infer_testing::write_tiny_model_and_image(dir);
+  auto gen = infer_testing::sgt_run("generate " + model + "-p 'a cat' -o " + infer_testing::q(dir.file("t.png")) +
+                                    " --width 48 --height 32 --steps 3 --seed 5 --save-latents " +
+                                    infer_testing::q(dir.file("t.safetensors")));
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  auto t = io::load_tensors(dir.file("t.safetensors"));
+  const auto cfg = infer_testing::tiny_config();
+  const int64_t n = 2 * 3, d = cfg.patch_latent_dim();
+  ASSERT_EQ(t.at("init_noise").sizes().vec(), (std::vector<int64_t>{n, d}));
+  ASSERT_EQ(t.at("latents").sizes().vec(), (std::vector<int64_t>{n, d}));
+  auto g = at::detail::createCPUGenerator(5);
+  EXPECT_TRUE(torch::equal(t.at("init_noise"), torch::randn({n, d}, g, torch::kFloat32)));
+  model::Bagel m(cfg);
+  model::AutoEncoder ae(cfg.vae);
+  EXPECT_EQ(infer::decode_latents(m, ae, t.at("latents"), 2, 3).pixels, data::read_image(dir.file("t.png")).pixels);
+  auto edit = infer_testing::sgt_run("edit " + model + "-i " + infer_testing::q(dir.file("in.png")) +
+                                     " --instruction x -o " + infer_testing::q(dir.file("e.png")) +
+                                     " --steps 2 --resize keep --save-latents " + infer_testing::q(dir.file("e.st")));
+  ASSERT_EQ(edit.exit_code, 0) << edit.output;
+  EXPECT_EQ(io::load_tensors(dir.file("e.st")).at("latents").size(0), 3 * 2);  // 48 x 32 output
+
+  auto chat = infer_testing::sgt_run("chat " + model + "-q 'What is shown?' --max-length 6 --print-ids");
+  ASSERT_EQ(chat.exit_code, 0) << chat.output;
+  const auto nl = chat.output.rfind('\n', chat.output.size() - 2);
+  ASSERT_NE(nl, std::string::npos) << chat.output;
+  const std::string answer = chat.output.substr(0, nl), ids_line = chat.output.substr(nl + 1);
+  std::istringstream in(ids_line);
+  std::vector<text::TokenId> ids;
+  for (int64_t id; in >> id;) ids.push_back(static_cast<text::TokenId>(id));
+  ASSERT_FALSE(ids.empty()) << chat.output;
+  const auto tok = text::Tokenizer::load(infer_testing::tokenizer_path());
+  EXPECT_EQ(tok.decode(ids), answer);
 }

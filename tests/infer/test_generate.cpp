@@ -62,7 +62,7 @@ class InferGenerate : public ::testing::Test {
   static ModelRef ref() { return ModelRef(*model_, *ae_, *tok_); }
   static ImageRequest request(const data::Image& in, const std::string& instruction, int64_t vit_w, int64_t vit_h,
                               int64_t out_w, int64_t out_h, const ImageGenOptions& opt, const std::string& system = "") {
-    return {in, instruction, {vit_w, vit_h, out_w, out_h}, opt, system, {}};
+    return {in, instruction, {vit_w, vit_h, out_w, out_h}, opt, system, {}, {}};
   }
 };
 model::Bagel* InferGenerate::model_ = nullptr;
