@@ -20,6 +20,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--output,-o", a->gen.output, "output PNG")->required();
   cmd->add_option("--width", a->gen.width, "output width (a multiple of VAE downsample x latent patch)")->required();
   cmd->add_option("--height", a->gen.height, "output height")->required();
+  add_save_latents_option(cmd, a->gen.save_latents);
   add_think_options(cmd, a->gen.think, a->gen.think_text);
   add_image_gen_options(cmd, a->gen.gen);
   cmd->callback([a] { infer::run_generate(a->model, a->gen); });

@@ -41,8 +41,9 @@ inline void add_understand_options(CLI::App* cmd, UnderstandArgs& u) {
   cmd->add_option("--vit-width", u.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", u.vit_h, "ViT input height, a multiple of 14");
   add_enum_option(cmd, "--resize", u.resize,
-                  "ViT size not given: bagel = Bagel.chat's rule (sides 378-980, stride 14), keep = the image's, "
-                  "rounded down");
+                  "ViT size not given: bagel = Bagel.chat (sides 378-980, stride 14); inferencer = "
+                  "InterleaveInferencer (VAE rule 512-1024, then the ViT rule 224-980); keep = the image's, rounded "
+                  "down");
 }
 // The model's answer function for such a benchmark: greedy, no think mode (as LLaVA's and BAGEL's own runs).
 inline infer::UnderstandFn make_benchmark_understand_fn(const infer::ModelArgs& model, const UnderstandArgs& u) {
@@ -63,6 +64,13 @@ inline void add_image_gen_options(CLI::App* cmd, infer::ImageGenOptions& g) {
   cmd->add_option("--seed", g.seed, "noise seed");
 }
 
+// --save-latents of generate / edit / segment (docs/inference.md, "Outputs for checking").
+inline void add_save_latents_option(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--save-latents", path,
+                  "also write a safetensors file with the initial noise and the final latent tokens "
+                  "(init_noise, latents: [h*w, patch_latent_dim])");
+}
+
 // Think mode of generate / edit (docs/inference.md, "Think mode"): the plan's decoding options.
 inline void add_think_options(CLI::App* cmd, bool& think, infer::TextGenOptions& t) {
   cmd->add_flag("--think", think, "think mode: the model writes a plan (printed) from BAGEL's think system prompt, "
@@ -81,9 +89,11 @@ inline void add_image_task_options(CLI::App* cmd, infer::ImageTaskArgs& t) {
   cmd->add_option("--height", t.height, "output height");
   cmd->add_option("--vit-width", t.vit_w, "ViT input width, a multiple of 14 (default: chosen by --resize)");
   cmd->add_option("--vit-height", t.vit_h, "ViT input height, a multiple of 14");
+  add_save_latents_option(cmd, t.save_latents);
   add_enum_option(cmd, "--resize", t.resize,
-                  "sizes not given: bagel = BAGEL's resize rules (VAE 512-1024; ViT 224-980, or 224 for SGT's proxy "
-                  "tasks), keep = the input size rounded down");
+                  "sizes not given: bagel = InterleaveInferencer's rules (VAE 512-1024; ViT 224-980 on the "
+                  "VAE-resized image, or 224 for SGT's proxy tasks); inferencer = the same; keep = the input size "
+                  "rounded down");
 }
 
 }  // namespace sgt::cli

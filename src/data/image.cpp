@@ -147,7 +147,48 @@ Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
   return img;
 }
 
+// The PNG header facts pil_img2rgb branches on: the colour type and whether a tRNS chunk is present.
+struct PngAlphaKind {
+  bool composite = false;  // RGBA, or tRNS (PIL: mode "RGBA" or info["transparency"]); LA is not composited
+};
+PngAlphaKind png_alpha_kind(std::span<const uint8_t> bytes, const std::string& name) {
+  SpngPtr ctx(spng_ctx_new(0));
+  SGT_CHECK(ctx, "image", "{}: spng_ctx_new failed", name);
+  spng_ihdr ihdr;
+  int rc = spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size());
+  if (rc == 0) rc = spng_get_ihdr(ctx.get(), &ihdr);
+  if (rc != 0)
+    throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt PNG header: {}", name, spng_strerror(rc)));
+  spng_trns trns;
+  const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
+  PngAlphaKind k;
+  k.composite = has_trns || ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+  return k;
+}
+
 }  // namespace
+
+Image decode_image_rgb_on_white(std::span<const uint8_t> bytes, const std::string& name) {
+  Image img = decode_image(bytes, name);
+  if (sniff_image_format(bytes) != ImageFormat::kPng || img.channels != 4) return convert_channels(img, 3);
+  const PngAlphaKind k = png_alpha_kind(bytes, name);
+  if (!k.composite) return convert_channels(img, 3);  // LA: the gray value, alpha dropped
+  Image out(img.width, img.height, 3);
+  const int64_t n = img.width * img.height;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t a = img.pixels[4 * i + 3];
+    for (int c = 0; c < 3; ++c) {
+      const uint32_t t = img.pixels[4 * i + c] * a + 255u * (255u - a) + 128u;
+      out.pixels[3 * i + c] = static_cast<uint8_t>(((t >> 8) + t) >> 8);
+    }
+  }
+  return out;
+}
+
+Image read_image_rgb_on_white(const std::string& path) {
+  const auto bytes = read_file_bytes(path);
+  return decode_image_rgb_on_white(bytes, path);
+}
 
 ImageFormat sniff_image_format(std::span<const uint8_t> b) {
   if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return ImageFormat::kJpeg;

@@ -33,6 +33,13 @@ ImageFormat sniff_image_format(std::span<const uint8_t> bytes);
 Image decode_image(std::span<const uint8_t> bytes, const std::string& name, int64_t min_side_hint = 0);
 Image read_image(const std::string& path, int64_t min_side_hint = 0);
 
+// RGB as BAGEL's pil_img2rgb makes it (data/data_utils.py): an RGBA PNG, or any PNG with a tRNS chunk (palette,
+// gray or RGB transparency), is composited onto white the way PIL's paste with an alpha mask rounds,
+// out = DIV255(c * a + 255 * (255 - a)) with DIV255(x) = ((x + 128) >> 8 + x + 128) >> 8; every other image
+// (gray, gray + alpha "LA", RGB, JPEG) is converted as PIL's convert("RGB") does, which drops an LA alpha.
+Image decode_image_rgb_on_white(std::span<const uint8_t> bytes, const std::string& name);
+Image read_image_rgb_on_white(const std::string& path);
+
 // Header only: full-size dimensions and decoded channel count, without decoding pixels.
 struct ImageInfo {
   ImageFormat format = ImageFormat::kUnknown;

@@ -44,7 +44,7 @@ ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const te
     infer::ImageGenOptions o = opt;
     o.seed = opt.seed + i;
     const infer::ModelRef ref(m, ae, tok);
-    auto gen = infer::proxy_generate(ref, {in, s.text, {in.width, in.height, gt.width, gt.height}, o, "", {}});
+    auto gen = infer::proxy_generate(ref, {in, s.text, {in.width, in.height, gt.width, gt.height}, o, "", {}, {}});
     double score = 0;
     if (task == data::ProxyTaskKind::kSegment) {
       const auto mr = matched_instance_iou(gen, gt, seg);
@@ -67,7 +67,7 @@ ProxyEvalResult evaluate_proxy(model::Bagel& m, model::AutoEncoder& ae, const te
     if (samples.size() >= 2) {
       const auto& other = samples[(i + 1) % samples.size()].images[0];
       auto swapped =
-          infer::proxy_generate(ref, {other, s.text, {other.width, other.height, gt.width, gt.height}, o, "", {}});
+          infer::proxy_generate(ref, {other, s.text, {other.width, other.height, gt.width, gt.height}, o, "", {}, {}});
       double diff = 0;
       for (size_t k = 0; k < gen.pixels.size(); ++k) diff += std::abs(int(gen.pixels[k]) - int(swapped.pixels[k]));
       r.input_sensitivity += diff / (255.0 * static_cast<double>(gen.pixels.size()));

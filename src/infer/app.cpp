@@ -13,9 +13,11 @@
 #include "core/progress.h"
 #include "data/proxy_tasks.h"
 #include "data/image.h"
+#include "data/resize.h"
 #include "infer/generate.h"
 #include "infer/loaded.h"
 #include "io/atomic_file.h"
+#include "io/torch_tensors.h"
 #include "model/registry.h"
 #include "text/tokenizer.h"
 
@@ -61,7 +63,7 @@ LoadedModel load(const ModelArgs& a, bool need_gen) {
 
 data::Image read_input(const std::string& path) {
   SGT_CHECK(!path.empty(), "infer.app", "an input image is required");
-  return data::read_image(path);
+  return data::read_image_rgb_on_white(path);  // BAGEL's pil_img2rgb (app.py, inferencer.py)
 }
 
 // Output size: given, or the input's rounded down to a multiple of f.
@@ -80,15 +82,27 @@ data::ImageTransformConfig transform(int64_t stride, int64_t min_size, int64_t m
 }
 constexpr int64_t kDefaultMaxPixels = 14 * 14 * 9 * 1024;  // ImageTransform's default
 
-// The ViT size of an understanding input: given, or Bagel.chat's VLM transform ("bagel"), or 0 = rounded down.
-std::pair<int64_t, int64_t> chat_vit_size(const data::Image& img, int64_t vit_w, int64_t vit_h,
-                                          ResizeRule resize) {
-  if (resize == ResizeRule::kBagel && !img.empty() && (vit_w == 0 || vit_h == 0)) {
-    const auto [w, h] = data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040));
+// An understanding input as the chosen BAGEL entry point sizes it (docs/inference.md, "Input sizes"): "bagel" =
+// Bagel.chat's VLM transform on the image; "inferencer" = InterleaveInferencer (app.py's Understanding tab): the
+// image is first resized by the app's VAE transform (ImageTransform(1024, 512, 16)), then the ViT transform
+// (224-980, stride 14) sizes the ViT copy of that resized image (two resamplings); "keep" = 0 (rounded down).
+struct ChatInput {
+  data::Image image;
+  int64_t vit_w = 0, vit_h = 0;
+};
+ChatInput chat_input(data::Image img, int64_t vit_w, int64_t vit_h, ResizeRule resize) {
+  if (!img.empty() && resize == ResizeRule::kInferencer) {
+    const auto [w, h] = data::transform_size(img.width, img.height, transform(16, 512, 1024, kDefaultMaxPixels));
+    if (w != img.width || h != img.height) img = data::resize_bicubic(img, w, h);
+  }
+  if (!img.empty() && resize != ResizeRule::kKeep && (vit_w == 0 || vit_h == 0)) {
+    const auto [w, h] = resize == ResizeRule::kBagel
+                            ? data::transform_size(img.width, img.height, transform(14, 378, 980, 2007040))
+                            : data::transform_size(img.width, img.height, transform(14, 224, 980, kDefaultMaxPixels));
     if (vit_w == 0) vit_w = w;
     if (vit_h == 0) vit_h = h;
   }
-  return {vit_w, vit_h};
+  return {std::move(img), vit_w, vit_h};
 }
 
 // The sizes an image task runs at (docs/inference.md, "Input sizes"): output (VAE) w x h and ViT vit_w x vit_h; see
@@ -99,7 +113,7 @@ struct TaskSizes {
 };
 TaskSizes task_sizes(const data::Image& in, const ImageTaskArgs& a, int64_t f, bool segment) {
   TaskSizes s{a.width, a.height, a.vit_w, a.vit_h};
-  if (a.resize == ResizeRule::kBagel) {
+  if (a.resize != ResizeRule::kKeep) {  // edit: bagel and inferencer are the same rule (InterleaveInferencer)
     if (s.w == 0 || s.h == 0) {
       const auto [w, h] = data::transform_size(in.width, in.height, transform(f, 512, 1024, kDefaultMaxPixels));
       if (s.w == 0) s.w = w;
@@ -125,6 +139,16 @@ StepCallback progress_cb(const ModelArgs& a, std::unique_ptr<Progress>& bar, con
   };
 }
 
+// --save-latents: the initial noise and the final latent tokens of one generated image.
+LatentsCallback latents_writer(const std::string& path) {
+  if (path.empty()) return {};
+  return [path](const torch::Tensor& noise, const torch::Tensor& latents, int64_t h, int64_t w) {
+    io::save_tensors(path, {{"init_noise", noise.contiguous()}, {"latents", latents.contiguous()}},
+                     {{"format", "pt"}, {"grid", fmt::format("{}x{}", h, w)}});
+    log::info("wrote {} (latent grid {}x{})", path, h, w);
+  };
+}
+
 void write_output(const std::string& path, const data::Image& img) {
   SGT_CHECK(!path.empty(), "infer.app", "--output is required");
   data::write_png(path, img);
@@ -133,14 +157,15 @@ void write_output(const std::string& path, const data::Image& img) {
 
 }  // namespace
 
-std::string run_chat(const ModelArgs& m, const ChatArgs& a) {
+ChatAnswer run_chat(const ModelArgs& m, const ChatArgs& a) {
   SGT_CHECK(!a.question.empty(), "infer.app", "a question is required");
   a.text.validate();
   auto l = load(m, false);
   data::Image img;
   if (!a.image.empty()) img = read_input(a.image);
-  const auto [vit_w, vit_h] = chat_vit_size(img, a.vit_w, a.vit_h, a.resize);
-  return understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{img, a.question, vit_w, vit_h, a.text}).text;
+  auto in = chat_input(std::move(img), a.vit_w, a.vit_h, a.resize);
+  auto r = understand(ModelRef(l.model, l.ae, *l.tok), ChatRequest{in.image, a.question, in.vit_w, in.vit_h, a.text});
+  return {r.text, r.ids};
 }
 
 void run_generate(const ModelArgs& m, const GenerateArgs& a) {
@@ -155,6 +180,7 @@ void run_generate(const ModelArgs& m, const GenerateArgs& a) {
   req.size.out_w = a.width, req.size.out_h = a.height;
   req.gen = a.gen;
   req.on_step = progress_cb(m, bar, "generate");
+  req.on_latents = latents_writer(a.save_latents);
   if (a.think) {
     auto r = think_then_generate(ref, req, a.think_text);
     std::printf("%s\n", r.think.text.c_str());  // the plan, as BAGEL returns it
@@ -178,7 +204,8 @@ void run_image_task(const ModelArgs& m, const ImageTaskArgs& a, bool segment) {
   const TaskSizes z = task_sizes(in, a, f, segment);
   std::unique_ptr<Progress> bar;
   const ModelRef ref(l.model, l.ae, *l.tok);
-  const ImageRequest req{in, a.instruction, z.geometry(), a.gen, "", progress_cb(m, bar, segment ? "segment" : "edit")};
+  const ImageRequest req{in, a.instruction, z.geometry(), a.gen, "", progress_cb(m, bar, segment ? "segment" : "edit"),
+                         latents_writer(a.save_latents)};
   if (segment) {
     write_output(a.output, proxy_generate(ref, req));
   } else if (a.think) {
@@ -197,6 +224,8 @@ void run_segment(const ModelArgs& m, const ImageTaskArgs& a) { run_image_task(m,
 
 int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const ImageTaskArgs& defaults) {
   defaults.gen.validate();
+  SGT_CHECK(defaults.save_latents.empty(), "infer.batch", "--save-latents {} is for single requests, not --batch {}",
+            defaults.save_latents, jsonl);
   const std::string text = io::read_text_file(jsonl);
   struct Request {
     ImageTaskArgs args;
@@ -253,7 +282,7 @@ int64_t run_segment_batch(const ModelArgs& m, const std::string& jsonl, const Im
       ++reused;
     }
     data::write_png(r.args.output,
-                    proxy_generate_from(ref, ic, ImageRequest{{}, r.args.instruction, z.geometry(), r.args.gen, "", {}}));
+                    proxy_generate_from(ref, ic, ImageRequest{{}, r.args.instruction, z.geometry(), r.args.gen, "", {}, {}}));
     bar.advance(1);
   }
   bar.finish();
@@ -270,8 +299,8 @@ UnderstandFn make_understand_fn(const ModelArgs& m, const TextGenOptions& opt, i
   opt.validate();
   std::shared_ptr<LoadedModel> l = load_model(m, false);
   return [l, opt, vit_w, vit_h, resize](const data::Image& image, const std::string& prompt) {
-    const auto [w, h] = chat_vit_size(image, vit_w, vit_h, resize);
-    return understand(ModelRef(l->model, l->ae, *l->tok), ChatRequest{image, prompt, w, h, opt}).text;
+    auto in = chat_input(image, vit_w, vit_h, resize);
+    return understand(ModelRef(l->model, l->ae, *l->tok), ChatRequest{in.image, prompt, in.vit_w, in.vit_h, opt}).text;
   };
 }
 
@@ -286,7 +315,7 @@ TextToImageFn make_text_to_image_fn(const ModelArgs& m, int64_t width, int64_t h
     ImageGenOptions o = opt;
     o.seed = seed;
     return text_to_image(ModelRef(l->model, l->ae, *l->tok),
-                         ImageRequest{{}, prompt, {0, 0, width, height}, o, think ? kGenThinkSystemPrompt : "", {}});
+                         ImageRequest{{}, prompt, {0, 0, width, height}, o, think ? kGenThinkSystemPrompt : "", {}, {}});
   };
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/image.h"
 #include "infer/options.h"
@@ -30,6 +31,9 @@ struct ModelArgs {
 //            (sides 378-980, stride 14, max_pixels 2,007,040); edit = the VAE transform (512-1024, stride of the VAE)
 //            for the output, then the ViT transform (224-980, stride 14) on top; segment = SGT's training sizes (ViT
 //            224 x 224, VAE 512-1024).
+//   inferencer: chat = InterleaveInferencer (app.py's Understanding tab): the VAE transform (512-1024, stride 16)
+//            resizes the image, then the ViT transform (224-980, stride 14) sizes its ViT copy; edit / segment: as
+//            bagel (edit's BAGEL entry point is InterleaveInferencer).
 //   keep:  the input size rounded down to the required multiple.
 struct ChatArgs {
   std::string image;  // optional
@@ -38,8 +42,11 @@ struct ChatArgs {
   ResizeRule resize = ResizeRule::kBagel;
   TextGenOptions text;
 };
-// Returns the answer text.
-std::string run_chat(const ModelArgs& m, const ChatArgs& a);
+struct ChatAnswer {
+  std::string text;
+  std::vector<int64_t> ids;  // the answer's token ids (generated; decode(ids) gives text, docs/inference.md)
+};
+ChatAnswer run_chat(const ModelArgs& m, const ChatArgs& a);
 
 struct GenerateArgs {
   std::string prompt;
@@ -48,6 +55,7 @@ struct GenerateArgs {
   bool think = false;  // think mode (docs/inference.md): plan in text first, then generate (infer::think_then_generate)
   TextGenOptions think_text{1000, false, 0.3, false, 0};  // BAGEL: max_think_token_n 1000, greedy (0.3 if sampled)
   ImageGenOptions gen;
+  std::string save_latents;  // safetensors: "init_noise" and "latents" [h*w, patch_latent_dim] (docs/inference.md)
 };
 void run_generate(const ModelArgs& m, const GenerateArgs& a);
 
@@ -62,6 +70,7 @@ struct ImageTaskArgs {
   bool think = false;  // edit only: think mode as in GenerateArgs
   TextGenOptions think_text{1000, false, 0.3, false, 0};
   ImageGenOptions gen;
+  std::string save_latents;  // as GenerateArgs (single requests; not with --batch)
 };
 void run_edit(const ModelArgs& m, const ImageTaskArgs& a);
 void run_segment(const ModelArgs& m, const ImageTaskArgs& a);

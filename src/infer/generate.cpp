@@ -1,6 +1,7 @@
 #include "infer/generate.h"
 
 #include <cmath>
+#include <cstring>
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -76,7 +77,8 @@ std::vector<int64_t> encode_text(const text::Tokenizer& tok, const std::string& 
 }  // namespace
 
 torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h, int64_t w,
-                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step) {
+                             const ImageGenOptions& opt, const Markers& mk, const StepCallback& on_step,
+                             const torch::Tensor& init_noise) {
   torch::NoGradGuard ng;
   opt.validate();
   const auto& cfg = m->config();
@@ -84,8 +86,16 @@ torch::Tensor sample_latents(model::Bagel& m, const CfgContexts& ctx, int64_t h,
   SGT_CHECK(h > 0 && w > 0, "infer.generate", "latent grid {}x{} must be positive", h, w);
   const auto dev = m->language_model->model->embed_tokens->weight.device();
   // Initial noise from a seeded CPU generator, so results do not depend on the device.
-  auto gen = at::detail::createCPUGenerator(opt.seed);
-  auto x0 = torch::randn({h * w, cfg.patch_latent_dim()}, gen, torch::kFloat32).to(dev);
+  torch::Tensor x0;
+  if (init_noise.defined()) {
+    SGT_CHECK(init_noise.dim() == 2 && init_noise.size(0) == h * w && init_noise.size(1) == cfg.patch_latent_dim(),
+              "infer.generate", "initial noise {} must be [{}, {}]", sgt::shape_str(init_noise.sizes().vec()), h * w,
+              cfg.patch_latent_dim());
+    x0 = init_noise.to(dev, torch::kFloat32);
+  } else {
+    auto gen = at::detail::createCPUGenerator(opt.seed);
+    x0 = initial_noise(gen, h * w, cfg.patch_latent_dim()).to(dev);
+  }
   auto f = [&](const torch::Tensor& x, const StepRequest& req) {
     // The query embeddings do not depend on the context (positions only enter through RoPE): embed once.
     Chunk ch = vae_chunk(cfg, x, h, w, req.t, 0, mk);
@@ -117,10 +127,38 @@ data::Image decode_latents(model::Bagel& m, model::AutoEncoder& ae, const torch:
                  .unsqueeze(0);
   auto ps = ae->parameters();
   if (!ps.empty()) lat = lat.to(ps[0].device(), ps[0].scalar_type());
-  return model::tensor_to_image(ae->decode(lat)[0].to(torch::kCPU, torch::kFloat32));
+  return output_image(ae->decode(lat)[0]);
 }
 
+data::Image output_image(const torch::Tensor& x) {
+  SGT_CHECK(x.dim() == 3 && x.size(0) == 3, "infer.generate", "decoded image {} must be [3, H, W]",
+            sgt::shape_str(x.sizes().vec()));
+  auto v = (x.detach().to(torch::kCPU, torch::kFloat32) * 0.5 + 0.5).clamp(0, 1).mul(255).to(torch::kUInt8);
+  v = v.permute({1, 2, 0}).contiguous();  // [H, W, 3]
+  data::Image out(x.size(2), x.size(1), 3);
+  std::memcpy(out.pixels.data(), v.data_ptr<uint8_t>(), out.pixels.size());
+  return out;
+}
+
+EditCopies edit_input_copies(const data::Image& input, const ImageGeometry& g, int64_t f, int64_t vit_patch) {
+  EditCopies c;
+  c.vae = model::tensor_to_image(prepare_image(input, g.out_w, g.out_h, f));  // exact round trip of the bytes
+  c.vit = model::tensor_to_image(prepare_image(c.vae, g.vit_w, g.vit_h, vit_patch));
+  return c;
+}
+
+torch::Tensor initial_noise(at::Generator& gen, int64_t n, int64_t dim) {
+  return torch::randn({n, dim}, gen, torch::kFloat32);
+}
+
+at::Generator edit_noise_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+
 LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return encode_image_tokens(m, ae, img, gen);
+}
+
+LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const data::Image& img, at::Generator& gen) {
   torch::NoGradGuard ng;
   const int64_t f = pixels_per_token(m, ae), p = m->config().latent_patch_size;
   SGT_CHECK(img.width % f == 0 && img.height % f == 0 && img.width > 0 && img.height > 0, "infer.generate",
@@ -128,7 +166,6 @@ LatentTokens encode_image_tokens(model::Bagel& m, model::AutoEncoder& ae, const 
   auto x = model::image_to_tensor(img.channels == 3 ? img : data::convert_channels(img, 3)).unsqueeze(0);
   auto ps = ae->parameters();
   if (!ps.empty()) x = x.to(ps[0].device(), ps[0].scalar_type());
-  auto gen = at::detail::createCPUGenerator(seed);
   auto z = ae->encode(x, gen)[0].to(torch::kFloat32);  // [C, H/d, W/d]
   return {model::patchify_latent(z, p), z.size(1) / p, z.size(2) / p};
 }
@@ -156,11 +193,28 @@ ImageContext proxy_image_context(const ModelRef& m, const data::Image& input, in
   return ic;
 }
 
+namespace {
+
+// The noise of a request without an image to edit: drawn from its seed, as sample_latents would draw it.
+torch::Tensor seed_noise(model::Bagel& m, const ImageRequest& req, int64_t h, int64_t w) {
+  auto gen = at::detail::createCPUGenerator(req.gen.seed);
+  return initial_noise(gen, h * w, m->config().patch_latent_dim());
+}
+
+// Samples from `noise`, reports noise and latents to req.on_latents, decodes.
+data::Image sample_and_decode(const ModelRef& m, const CfgContexts& c, int64_t h, int64_t w, const ImageRequest& req,
+                              const Markers& mk, const torch::Tensor& noise) {
+  auto tokens = sample_latents(m.model, c, h, w, req.gen, mk, req.on_step, noise);
+  if (req.on_latents) req.on_latents(noise.to(torch::kCPU, torch::kFloat32), tokens.to(torch::kCPU, torch::kFloat32), h, w);
+  return decode_latents(m.model, m.ae, tokens, h, w);
+}
+
+}  // namespace
+
 data::Image proxy_generate_from(const ModelRef& m, const ImageContext& ic, const ImageRequest& req) {
   torch::NoGradGuard ng;
   req.gen.validate();
   auto& model = m.model;
-  auto& ae = m.ae;
   const auto [h, w] = output_grid(m, req.size);
   const Markers mk = markers_from(*m.tok);
   const auto ids = encode_text(*m.tok, req.instruction);
@@ -169,8 +223,7 @@ data::Image proxy_generate_from(const ModelRef& m, const ImageContext& ic, const
   c.full = ic.vit;
   add_text(model, c.full, ids, mk);
   add_text(model, c.no_img, ids, mk);  // text only, from position 0 (BAGEL's cfg_img context)
-  auto tokens = sample_latents(model, c, h, w, req.gen, mk, req.on_step);
-  return decode_latents(model, ae, tokens, h, w);
+  return sample_and_decode(m, c, h, w, req, mk, seed_noise(model, req, h, w));
 }
 
 data::Image proxy_generate(const ModelRef& m, const ImageRequest& req) {
@@ -200,22 +253,24 @@ CfgContexts t2i_contexts(const ModelRef& m, const std::string& prompt, const std
 struct EditContexts {
   CfgContexts c;
   int64_t h = 0, w = 0;
+  torch::Tensor noise;  // editing: the initial noise, drawn after the posterior from one generator
 };
 EditContexts edit_contexts(const ModelRef& m, const ImageRequest& req, const std::string& system_prompt,
                            const Markers& mk) {
   auto& model = m.model;
   auto& ae = m.ae;
   const auto& g = req.size;
-  auto vae_img = model::tensor_to_image(prepare_image(req.input, g.out_w, g.out_h, m.pixels_per_latent_token()));
-  auto clean = encode_image_tokens(model, ae, vae_img, req.gen.seed ^ 0x9e3779b97f4a7c15ULL);
-  EditContexts e{{}, clean.h, clean.w};
+  const EditCopies copies = edit_input_copies(req.input, g, m.pixels_per_latent_token(), model->config().vit.patch_size);
+  auto gen = edit_noise_generator(req.gen.seed);
+  auto clean = encode_image_tokens(model, ae, copies.vae, gen);
+  EditContexts e{{}, clean.h, clean.w, initial_noise(gen, clean.h * clean.w, model->config().patch_latent_dim())};
   CfgContexts& c = e.c;
   if (!system_prompt.empty()) {
     add_text(model, c.full, encode_text(*m.tok, system_prompt), mk);
     c.no_img = c.full;
   }
   add_vae_image(model, c.full, clean.tokens, clean.h, clean.w, mk);
-  add_vit_image(model, c.full, prepare_image(req.input, g.vit_w, g.vit_h, model->config().vit.patch_size), mk);
+  add_vit_image(model, c.full, model::image_to_tensor(copies.vit), mk);
   c.no_text = c.full;
   const auto ids = encode_text(*m.tok, req.instruction);
   add_text(model, c.full, ids, mk);
@@ -230,23 +285,18 @@ data::Image text_to_image(const ModelRef& m, const ImageRequest& req) {
   req.gen.validate();
   SGT_CHECK(req.input.empty(), "infer.generate", "text-to-image takes no input image (editing does)");
   auto& model = m.model;
-  auto& ae = m.ae;
   const auto [h, w] = output_grid(m, req.size);
   const Markers mk = markers_from(*m.tok);
   const CfgContexts c = t2i_contexts(m, req.instruction, req.system_prompt, mk);
-  auto tokens = sample_latents(model, c, h, w, req.gen, mk, req.on_step);
-  return decode_latents(model, ae, tokens, h, w);
+  return sample_and_decode(m, c, h, w, req, mk, seed_noise(model, req, h, w));
 }
 
 data::Image edit_image(const ModelRef& m, const ImageRequest& req) {
   torch::NoGradGuard ng;
   req.gen.validate();
-  auto& model = m.model;
-  auto& ae = m.ae;
   const Markers mk = markers_from(*m.tok);
   const EditContexts e = edit_contexts(m, req, "", mk);
-  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step);
-  return decode_latents(model, ae, tokens, e.h, e.w);
+  return sample_and_decode(m, e.c, e.h, e.w, req, mk, e.noise);
 }
 
 ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req, const TextGenOptions& think) {
@@ -254,7 +304,6 @@ ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req,
   req.gen.validate();
   think.validate();
   auto& model = m.model;
-  auto& ae = m.ae;
   const Markers mk = markers_from(*m.tok);
   EditContexts e;
   if (req.input.empty()) {
@@ -267,9 +316,11 @@ ThinkImageResult think_then_generate(const ModelRef& m, const ImageRequest& req,
   r.think = decode_text(model, *m.tok, e.c.full, think, mk);
   // The plan joins the full context only: the no-image context keeps the texts without it, and the no-text
   // context is the snapshot before the instruction (docs/inference.md, "Think mode", "Classifier-free guidance").
-  add_text(model, e.c.full, r.think.ids, mk);
-  auto tokens = sample_latents(model, e.c, e.h, e.w, req.gen, mk, req.on_step);
-  r.image = decode_latents(model, ae, tokens, e.h, e.w);
+  // BAGEL re-encodes the decoded plan (inferencer.py, interleave_inference: update_context_text(gen_text)).
+  r.plan_ids = encode_text(*m.tok, r.think.text);
+  r.plan_position = e.c.full.rope;
+  add_text(model, e.c.full, r.plan_ids, mk);
+  r.image = sample_and_decode(m, e.c, e.h, e.w, req, mk, e.noise.defined() ? e.noise : seed_noise(model, req, e.h, e.w));
   return r;
 }
 
@@ -309,8 +360,20 @@ TextGenResult decode_text(model::Bagel& m, const text::Tokenizer& tok, const Con
     if (step + 1 < opt.max_length) out.ids.push_back(next);
     cur = next;
   }
+  // BAGEL decodes [<|im_start|>] + ids and keeps the text between that start token and the next "<|im_start|>" or
+  // "<|im_end|>" (bagel.py, chat; inferencer.py, gen_text): an answer is cut at a generated <|im_start|>.
+  for (size_t i = 0; i < out.ids.size(); ++i) {
+    if (out.ids[i] == mk.im_start) {
+      out.ids.resize(i);
+      break;
+    }
+  }
   std::vector<text::TokenId> ids(out.ids.begin(), out.ids.end());
   out.text = tok.decode(ids);
+  for (const char* marker : {"<|im_start|>", "<|im_end|>"}) {
+    const auto cut = out.text.find(marker);
+    if (cut != std::string::npos) out.text.resize(cut);
+  }
   return out;
 }
 

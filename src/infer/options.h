@@ -18,10 +18,12 @@ constexpr auto enum_names(RenormType) {
 }
 
 // Classifier-free guidance of docs/inference.md, "Classifier-free guidance".
-// How input sizes left at 0 are chosen (infer/app.h, ChatArgs): BAGEL's resize rules, or the input size rounded down.
-enum class ResizeRule { kBagel, kKeep };
+// How input sizes left at 0 are chosen (infer/app.h, ChatArgs): BAGEL's resize rules (for chat: Bagel.chat's, or
+// InterleaveInferencer's VAE-then-ViT sizing), or the input size rounded down.
+enum class ResizeRule { kBagel, kInferencer, kKeep };
 constexpr auto enum_names(ResizeRule) {
-  return std::array{EnumName{ResizeRule::kBagel, "bagel"}, EnumName{ResizeRule::kKeep, "keep"}};
+  return std::array{EnumName{ResizeRule::kBagel, "bagel"}, EnumName{ResizeRule::kInferencer, "inferencer"},
+                    EnumName{ResizeRule::kKeep, "keep"}};
 }
 // The dtype the weights are used in (the fp32 / bf16 short names are accepted too).
 enum class WeightDtype { kFloat32, kBfloat16 };

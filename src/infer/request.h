@@ -15,6 +15,10 @@ namespace sgt::infer {
 
 // Called after each sampler step (done, total); CLIs draw progress with it.
 using StepCallback = std::function<void(int64_t, int64_t)>;
+// Called once per generated image with the initial noise and the final latent tokens, both [h*w, patch_latent_dim]
+// fp32 on the CPU, on the h x w latent-token grid (sgt generate | edit | segment --save-latents).
+using LatentsCallback = std::function<void(const torch::Tensor& init_noise, const torch::Tensor& latents, int64_t h,
+                                           int64_t w)>;
 
 // The loaded model a call runs on: the decoder, its autoencoder (image generation; may be null for understanding)
 // and the tokenizer. The module holders share their modules (pointer-like: a const ModelRef still runs them), so a
@@ -44,6 +48,7 @@ struct ImageRequest {
   ImageGenOptions gen;
   std::string system_prompt;  // a text segment before everything (text-to-image; think mode sets its own)
   StepCallback on_step;
+  LatentsCallback on_latents;
 };
 
 }  // namespace sgt::infer

@@ -62,7 +62,7 @@ class InferGenerate : public ::testing::Test {
   static ModelRef ref() { return ModelRef(*model_, *ae_, *tok_); }
   static ImageRequest request(const data::Image& in, const std::string& instruction, int64_t vit_w, int64_t vit_h,
                               int64_t out_w, int64_t out_h, const ImageGenOptions& opt, const std::string& system = "") {
-    return {in, instruction, {vit_w, vit_h, out_w, out_h}, opt, system, {}};
+    return {in, instruction, {vit_w, vit_h, out_w, out_h}, opt, system, {}, {}};
   }
 };
 model::Bagel* InferGenerate::model_ = nullptr;
@@ -221,7 +221,8 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   const auto plan = decode_text(m, *tok_, c.full, think, mk);
   EXPECT_EQ(plan.ids, r.think.ids);
   EXPECT_FALSE(plan.ids.empty());
-  add_text(m, c.full, plan.ids, mk);
+  EXPECT_EQ(r.plan_ids, ids(plan.text));  // the plan joins the context re-encoded (update_context_text(gen_text))
+  add_text(m, c.full, ids(plan.text), mk);
   const auto want = decode_latents(m, ae, sample_latents(m, c, 1, 2, opt, mk), 1, 2);
   EXPECT_EQ(r.image.pixels, want.pixels);
   // The plan changes the image (it is in the full context), so the comparison above is not vacuous.
@@ -233,18 +234,21 @@ TEST_F(InferGenerate, ThinkModeAppendsThePlanToTheFullContextOnly) {
   CfgContexts d;
   add_text(m, d.full, ids(kGenThinkSystemPrompt), mk);
   d.no_img = d.full;
-  const auto clean = encode_image_tokens(m, ae, model::tensor_to_image(prepare_image(input, 32, 16, 16)),
-                                         opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  // The ViT copy is resized from the VAE copy (inferencer.py; BAGEL resamples twice).
+  const auto vae_copy = model::tensor_to_image(prepare_image(input, 32, 16, 16));
+  auto gen = edit_noise_generator(opt.seed);  // one generator: the posterior, then the initial noise (app.py)
+  const auto clean = encode_image_tokens(m, ae, vae_copy, gen);
   const int64_t h = clean.h, w = clean.w;
   add_vae_image(m, d.full, clean.tokens, h, w, mk);
-  add_vit_image(m, d.full, prepare_image(input, 28, 28, 14), mk);
+  add_vit_image(m, d.full, prepare_image(vae_copy, 28, 28, 14), mk);
   d.no_text = d.full;
   add_text(m, d.full, ids("make it blue"), mk);
   add_text(m, d.no_img, ids("make it blue"), mk);
   const auto eplan = decode_text(m, *tok_, d.full, think, mk);
   EXPECT_EQ(eplan.ids, e.think.ids);
-  add_text(m, d.full, eplan.ids, mk);
-  EXPECT_EQ(e.image.pixels, decode_latents(m, ae, sample_latents(m, d, h, w, opt, mk), h, w).pixels);
+  add_text(m, d.full, ids(eplan.text), mk);
+  const auto noise = initial_noise(gen, h * w, m->config().patch_latent_dim());
+  EXPECT_EQ(e.image.pixels, decode_latents(m, ae, sample_latents(m, d, h, w, opt, mk, {}, noise), h, w).pixels);
   EXPECT_EQ(e.image.width, 32);
   EXPECT_EQ(e.image.height, 16);
 }
