@@ -152,6 +152,16 @@ def cmd_flags(a):
     write_jsonl(os.path.join(a.out, "docs.jsonl"), FLAG_DOCS)
 
 
+def cmd_older_added(a):
+    """A tokenizer.json as an older release of the same vocabulary ships it: the added tokens with id < --below only
+    (BAGEL-7B-MoT's Qwen2.5 files end at <|file_sep|> 151664; the Qwen3 files add four more)."""
+    tj = json.load(open(a.tokenizer, encoding="utf-8"))
+    tj["added_tokens"] = [t for t in tj["added_tokens"] if t["id"] < a.below]
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tj, f, ensure_ascii=False)
+
+
 def cmd_chat(a):
     from transformers import AutoTokenizer
 
@@ -193,6 +203,10 @@ def main():
     p = sub.add_parser("flags")
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("older-added")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--below", type=int, required=True)
+    p.add_argument("--out", required=True)
     p = sub.add_parser("chat")
     p.add_argument("--tokenizer-dir", required=True)
     p.add_argument("--template", required=True)
@@ -200,7 +214,8 @@ def main():
     p.add_argument("--out", required=True)
     a = ap.parse_args()
     {"encode": cmd_encode, "decode": cmd_decode, "nfc": cmd_nfc, "lossy": cmd_lossy, "codepoints": cmd_codepoints,
-     "export-slow": cmd_export_slow, "flags": cmd_flags, "chat": cmd_chat}[a.cmd](a)
+     "export-slow": cmd_export_slow, "flags": cmd_flags, "chat": cmd_chat,
+     "older-added": cmd_older_added}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ Setup build_setup(const sgt::testing::TempDir& tmp, int64_t micro_batches) {
   auto tc = train::world_tune_config(tmp.file("run"), tmp.file("world"), tmp.file("model.json"));
   Setup s;
   s.cfg = model::load_model_config(tc.model_config);
-  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(train::find_tokenizer("")));
+  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(text::find_tokenizer("")));
   train::Mixer mixer(tc.data, tok, tc.data_seed, 0, 1);
   model::AutoEncoder ae(s.cfg.vae);  // the pixel autoencoder (no weights)
   ae->eval();

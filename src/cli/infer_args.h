@@ -16,18 +16,16 @@ inline void add_model_options(CLI::App* cmd, infer::ModelArgs& m) {
   cmd->add_option("--config", m.config, "BagelConfig JSON (e.g. configs/model/tiny-bagel.json); needs --weights");
   cmd->add_option("--weights", m.weights, "safetensors file or folder for --config");
   cmd->add_option("--ae", m.ae, "ae.safetensors (not for the pixel VAE)");
-  cmd->add_option("--tokenizer", m.tokenizer, "tokenizer.json, vocab.json, or a folder holding one")->required();
+  cmd->add_option("--tokenizer", m.tokenizer,
+                  "tokenizer.json, vocab.json, or a folder holding one (default: the --model folder's own files, "
+                  "else $SGT_TOKENIZER, else the shipped Qwen tokenizer)");
   add_enum_option(cmd, "--dtype", m.dtype, "weights dtype");
   cmd->add_option("--device", m.device, "cpu | cuda | cuda:N");
   cmd->add_flag("!--no-progress", m.progress, "no progress bar");
 }
 
-// For subcommands where the model is optional (sgt eval ...): the same options, --tokenizer required only when a
-// model is given (checked by infer::load_model).
-inline void add_optional_model_options(CLI::App* cmd, infer::ModelArgs& m) {
-  add_model_options(cmd, m);
-  cmd->get_option("--tokenizer")->required(false);
-}
+// For subcommands where the model is optional (sgt eval ...): the same options.
+inline void add_optional_model_options(CLI::App* cmd, infer::ModelArgs& m) { add_model_options(cmd, m); }
 inline bool has_model(const infer::ModelArgs& m) { return !m.model_dir.empty() || !m.config.empty(); }
 
 // A benchmark answered by the understanding model (sgt eval cvbench, sgt eval pope): greedy decoding of at most

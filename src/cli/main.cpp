@@ -3,10 +3,12 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
+#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -28,6 +30,22 @@ std::string one_line(std::string msg) {
     out = out.substr(0, kHead) + " ... (" + std::to_string(out.size() - kHead - kTail) + " characters cut) ... " +
           out.substr(out.size() - kTail);
   return out;
+}
+
+// libtorch's CPU allocator reports a refused allocation as a plain c10::Error ("DefaultCPUAllocator: can't allocate
+// memory: you tried to allocate N bytes. Error code 12 ..."): worded like every other out-of-memory error.
+std::optional<std::string> host_oom(const std::string& what) {
+  if (what.find("can't allocate memory") == std::string::npos) return std::nullopt;
+  std::string size;
+  const std::string tag = "tried to allocate ";
+  if (const auto at = what.find(tag); at != std::string::npos) {
+    const auto digits = what.substr(at + tag.size(), what.find(' ', at + tag.size()) - at - tag.size());
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos)
+      size = fmt::format(" of {:.1f} MiB", std::stod(digits) / (1 << 20));
+  }
+  return fmt::format("[memory] out of memory: an allocation{} was refused (host memory or its limit, e.g. ulimit -v); "
+                     "a smaller input, batch or model, or more memory, is needed",
+                     size);
 }
 
 int fail(const std::string& msg) {
@@ -76,6 +94,7 @@ int main(int argc, char** argv) {
   } catch (const c10::OutOfMemoryError& e) {
     return fail("[torch] out of memory: " + std::string(e.what_without_backtrace()));
   } catch (const c10::Error& e) {  // libtorch's own checks: its message without the 20-40 line C++ backtrace
+    if (auto oom = host_oom(e.what_without_backtrace())) return fail(*oom);
     return fail("[torch] " + std::string(e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
     return fail("[memory] out of memory (std::bad_alloc): an allocation was refused; a smaller input, batch or "

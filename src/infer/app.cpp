@@ -27,15 +27,27 @@ namespace {
 
 torch::ScalarType scalar_type(WeightDtype d) { return d == WeightDtype::kBfloat16 ? torch::kBFloat16 : torch::kFloat32; }
 
+// --tokenizer, else the model folder's own tokenizer files (BAGEL loads Qwen2Tokenizer.from_pretrained(model_path)),
+// else $SGT_TOKENIZER or the shipped one (text::find_tokenizer).
+std::string tokenizer_path(const ModelArgs& a) {
+  namespace fs = std::filesystem;
+  if (a.tokenizer.empty() && !a.model_dir.empty())
+    for (const char* f : {"tokenizer.json", "vocab.json"})
+      if (fs::exists(fs::path(a.model_dir) / f)) {
+        log::info("tokenizer: {} (the model folder's)", (fs::path(a.model_dir) / f).string());
+        return (fs::path(a.model_dir) / f).string();
+      }
+  return text::find_tokenizer(a.tokenizer);
+}
+
 LoadedModel load(const ModelArgs& a, bool need_gen) {
   namespace fs = std::filesystem;
-  SGT_CHECK(!a.tokenizer.empty(), "infer.app", "--tokenizer is required (tokenizer.json or a folder holding one)");
   SGT_CHECK(a.model_dir.empty() != a.config.empty(), "infer.app",
             "give exactly one of --model DIR or --config JSON (with --weights)");
   const auto dtype = scalar_type(a.dtype);
   const torch::Device device(a.device);
   LoadedModel l;
-  l.tok = std::make_unique<text::Tokenizer>(text::Tokenizer::load(a.tokenizer));
+  auto tok = text::Tokenizer::load(tokenizer_path(a));
   SGT_CHECK(!a.config.empty() == !a.weights.empty(), "infer.app", "--config {} needs --weights", a.config);
   model::OpenOptions open;
   open.dtype = dtype;
@@ -45,6 +57,7 @@ LoadedModel load(const ModelArgs& a, bool need_gen) {
   auto opened = model::open(model::ModelSource{a.model_dir, a.config, a.weights}, open);
   l.config = opened.config;
   l.model = opened.model;
+  l.tok = std::make_unique<text::Tokenizer>(model::release_tokenizer_view(l.config, tok));
   l.model->eval();
   if (need_gen) {
     SGT_CHECK(l.config.visual_gen, "infer.app", "the model was built without visual_gen: it cannot make images");

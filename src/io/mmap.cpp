@@ -13,7 +13,8 @@
 namespace sgt::io {
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) for reading would otherwise wait for a writer; it is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   SGT_CHECK(fd >= 0, "mmap", "cannot open {}: {}", path, std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -23,7 +24,8 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    SGT_FAIL("mmap", "{} is not a regular file", path);
+    SGT_FAIL("mmap", "{} is not a regular file ({}): it cannot be mapped", path,
+             S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a pipe" : "a device or socket");
   }
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->path_ = path;

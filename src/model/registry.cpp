@@ -29,20 +29,30 @@ BagelConfig parse_bagel(const config::Json& j, const std::string& where) {
 // BAGEL-7B-MoT's layout: the two configs (or an HF-style config.json holding them) beside the EMA weights.
 bool is_bagel_folder(const std::string& folder) { return has_bagel_config(folder); }
 
+// BAGEL-7B-MoT ships Qwen2.5's tokenizer files: added tokens 151643 (<|endoftext|>) to 151664 (<|file_sep|>).
+constexpr int64_t kQwen25AddedTokensEnd = 151665;
+
 const std::vector<Architecture>& registry() {
   static const std::vector<Architecture> archs = {
       {"bagel-mot", "BAGEL root: Qwen2-MoT LLM, SigLIP NaViT, connector, generation heads (ema.safetensors names)",
        parse_bagel, [](const BagelConfig& c) -> std::shared_ptr<torch::nn::Module> { return Bagel(c).ptr(); },
        [](const BagelConfig& c) { return bagel_tensor_schema(c); }, [](const BagelConfig& c) { return Bagel(c); },
        is_bagel_folder, bagel_config_from_folder,
-       [](const std::string& folder) { return (std::filesystem::path(folder) / "ema.safetensors").string(); }},
+       [](const std::string& folder) { return (std::filesystem::path(folder) / "ema.safetensors").string(); },
+       kQwen25AddedTokensEnd},
       {"qwen2-mot", "Qwen2(-MoT) CausalLM alone (HF names, *_moe_gen copies when layer_module is MoT)", parse_bagel,
        [](const BagelConfig& c) -> std::shared_ptr<torch::nn::Module> { return Qwen2ForCausalLM(c.llm).ptr(); },
-       [](const BagelConfig& c) { return llm_tensor_schema(c.llm, ""); }, nullptr, nullptr, nullptr, nullptr},
+       [](const BagelConfig& c) { return llm_tensor_schema(c.llm, ""); }, nullptr, nullptr, nullptr, nullptr,
+       kQwen25AddedTokensEnd},
   };
   return archs;
 }
 }  // namespace
+
+text::Tokenizer release_tokenizer_view(const BagelConfig& config, const text::Tokenizer& tokenizer) {
+  const auto limit = find_architecture(config.architecture).added_tokens_below;
+  return limit > 0 ? tokenizer.with_added_tokens_below(static_cast<text::TokenId>(limit)) : tokenizer;
+}
 
 const Architecture& find_architecture(const std::string& name) {
   for (const auto& a : registry())

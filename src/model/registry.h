@@ -12,6 +12,7 @@
 #include "model/bagel.h"
 #include "model/config.h"
 #include "model/schema.h"
+#include "text/tokenizer.h"
 
 namespace sgt::model {
 
@@ -28,7 +29,14 @@ struct Architecture {
   std::function<bool(const std::string& folder)> is_release_folder;
   std::function<BagelConfig(const std::string& folder)> folder_config;
   std::function<std::string(const std::string& folder)> folder_weights;
+  // The added tokens of the architecture's own release tokenizer end below this id (0: no limit). A newer
+  // tokenizer of the same vocabulary (the shipped Qwen3 files) is used without its later added tokens, so that
+  // text such as "<think>" gets the ids the release's tokenizer gives it (text::Tokenizer::with_added_tokens_below).
+  int64_t added_tokens_below = 0;
 };
+
+// The tokenizer as the release of config's architecture tokenizes (Architecture::added_tokens_below).
+text::Tokenizer release_tokenizer_view(const BagelConfig& config, const text::Tokenizer& tokenizer);
 
 // "bagel-mot" (the full BAGEL root) and "qwen2-mot" (the language model alone, HF CausalLM names).
 const Architecture& find_architecture(const std::string& name);  // throws naming the known ones

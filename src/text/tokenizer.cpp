@@ -16,6 +16,25 @@
 
 namespace sgt::text {
 
+Tokenizer Tokenizer::with_added_tokens_below(TokenId limit) const {
+  auto im = std::make_shared<Impl>();
+  im->source = impl_->source;
+  im->nfc = impl_->nfc;
+  im->bpe = impl_->bpe;
+  im->non_byte_vocab = impl_->non_byte_vocab;
+  im->non_byte_ids = impl_->non_byte_ids;
+  im->names = impl_->names;
+  for (const auto& t : impl_->added)
+    if (t.id < limit) im->added.push_back(t);
+  for (const auto& name : {im->names.bos, im->names.eos, im->names.pad, im->names.unk})
+    SGT_CHECK(!name || im->vocab_id(*name) >= 0 ||
+                  std::any_of(im->added.begin(), im->added.end(), [&](const auto& t) { return t.content == *name; }),
+              "text.tokenizer", "{}: special token {:?} would be dropped by keeping the added tokens below {}",
+              im->source, *name, limit);
+  im->finish(im->bpe->size());
+  return Tokenizer(std::move(im));
+}
+
 void Tokenizer::Impl::finish(size_t vocab_ids) {
   size_t size = vocab_ids;
   std::vector<AddedToken> raw, normalized;

@@ -88,11 +88,21 @@ class Tokenizer {
   // Where it was loaded from (for messages).
   const std::string& source() const;
 
+  // The same tokenizer without the added tokens whose id is >= limit: their text is encoded by BPE like any other
+  // text and their ids decode to nothing known (an error). A model trained with an older tokenizer of the same
+  // vocabulary sees its own ids so: BAGEL's Qwen2.5 files stop at <|file_sep|> 151664, where the shipped Qwen3
+  // files add <tool_response>, </tool_response>, <think>, </think> (151665-151668, docs/inference.md "Think mode").
+  Tokenizer with_added_tokens_below(TokenId limit) const;
+
   struct Impl;
 
  private:
   explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
 };
+
+// Finds the Qwen tokenizer: `hint` if given, else $SGT_TOKENIZER, else assets/qwen-tokenizer/tokenizer.json found by
+// sgt::require_asset (core/assets.h). Logs the file it chose and why.
+std::string find_tokenizer(const std::string& hint);
 
 }  // namespace sgt::text

@@ -14,7 +14,7 @@ namespace sgt::text {
 struct Tokenizer::Impl {
   std::string source;
   bool nfc = true;  // the NFC normaliser (false: none)
-  std::unique_ptr<BpeModel> bpe;
+  std::shared_ptr<const BpeModel> bpe;  // shared by the views of one file (Tokenizer::with_added_tokens_below)
   // Vocabulary strings with a character outside the byte map: never produced by encoding, decoded as their UTF-8.
   std::unordered_map<TokenId, std::string> non_byte_vocab;
   std::unordered_map<std::string, TokenId> non_byte_ids;  // the reverse of non_byte_vocab (first id of a string)

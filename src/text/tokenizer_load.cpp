@@ -3,10 +3,12 @@
 // it, rather than silently tokenizing differently from the reference.
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <string_view>
 #include <unordered_map>
 
+#include "core/assets.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "io/atomic_file.h"
@@ -148,7 +150,7 @@ void build_model(Tokenizer::Impl& im, const std::vector<std::pair<std::string, i
               joined);
     resolved.push_back({ia->second, ib->second, ij->second});
   }
-  im.bpe = std::make_unique<BpeModel>(std::move(bytes), resolved, ignore_merges);
+  im.bpe = std::make_shared<const BpeModel>(std::move(bytes), resolved, ignore_merges);
 }
 
 // HF's AddedVocabulary::add_tokens, which is also how it reads tokenizer.json: the id written in the file is only
@@ -302,6 +304,21 @@ Tokenizer Tokenizer::load(const std::string& path) {
     return from_vocab_merges(path, merges, config_beside(path));
   }
   return from_tokenizer_json(path, config_beside(path));
+}
+
+std::string find_tokenizer(const std::string& hint) {
+  if (!hint.empty()) {
+    log::debug("tokenizer: {} (given)", hint);  // sgt tune logs where a given one came from
+    return hint;
+  }
+  if (const char* env = std::getenv("SGT_TOKENIZER"); env && *env) {
+    log::info("tokenizer: {} ($SGT_TOKENIZER)", env);
+    return env;
+  }
+  // The Qwen tokenizer shipped in assets/ (assets/README.md); require_asset names every folder it looked in.
+  const FoundAsset found = require_asset(kDefaultTokenizerAsset);
+  log::info("tokenizer: {} (the project's assets, found via the {})", found.path, found.origin);
+  return found.path;
 }
 
 }  // namespace sgt::text

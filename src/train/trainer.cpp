@@ -82,21 +82,6 @@ std::string StepMetrics::to_json() const {
   return j.dump();
 }
 
-std::string find_tokenizer(const std::string& hint) {
-  if (!hint.empty()) {
-    log::debug("tokenizer: {} (given)", hint);  // sgt tune logs where a given one came from
-    return hint;
-  }
-  if (const char* env = std::getenv("SGT_TOKENIZER"); env && *env) {
-    log::info("tokenizer: {} ($SGT_TOKENIZER)", env);
-    return env;
-  }
-  // The Qwen tokenizer shipped in assets/ (assets/README.md); require_asset names every folder it looked in.
-  const FoundAsset found = require_asset(kDefaultTokenizerAsset);
-  log::info("tokenizer: {} (the project's assets, found via the {})", found.path, found.origin);
-  return found.path;
-}
-
 namespace {
 // The data's image strides must be the model's: a ViT side cut in 16 px patches for a 14 px model trains on
 // misaligned tokens, and a wrong VAE stride packs a token count the model does not produce.
@@ -119,7 +104,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<Dist> dist) : cfg_(std::move(c
     device_ = dist_ ? dist_->device() : training_device(cfg_.device, launch_env());
     SGT_CHECK(device_.is_cuda(), kC, "device cuda requested but the process group runs on {}", device_.str());
   }
-  tokenizer_ = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(find_tokenizer(cfg_.tokenizer)));
+  tokenizer_ = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(text::find_tokenizer(cfg_.tokenizer)));
   build_model();
   // Consumers: micro-batch m of rank r reads split r * accum + m of G (see mixer.h).
   const int64_t G = world_ * cfg_.grad_accum;

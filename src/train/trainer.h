@@ -193,8 +193,5 @@ class Trainer {
   std::vector<StepMetrics> history_;
 };
 
-// Finds the Qwen tokenizer: `hint` if given, else $SGT_TOKENIZER, else assets/qwen-tokenizer/tokenizer.json found by
-// sgt::require_asset (core/assets.h). Logs the file it chose and why.
-std::string find_tokenizer(const std::string& hint);
 
 }  // namespace sgt::train

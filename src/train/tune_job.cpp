@@ -38,7 +38,7 @@ TunePlan plan_tune(const TuneRequest& req) {
   }
   // The tokenizer is resolved (and its origin logged) once, before any work: a missing file is one line here, not
   // an error after the world has been rendered.
-  const std::string tokenizer = find_tokenizer(!req.tokenizer.empty() ? req.tokenizer : plan.main.tokenizer);
+  const std::string tokenizer = text::find_tokenizer(!req.tokenizer.empty() ? req.tokenizer : plan.main.tokenizer);
   SGT_CHECK(fs::exists(tokenizer), "tune", "tokenizer {} does not exist", tokenizer);
   if (!req.tokenizer.empty() || !plan.main.tokenizer.empty())
     log::info("tokenizer: {} ({})", tokenizer, !req.tokenizer.empty() ? "--tokenizer" : "the config's 'tokenizer'");

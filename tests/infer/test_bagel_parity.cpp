@@ -2,6 +2,7 @@
 // BAGEL's inferencer.py / app.py / data_utils.py / transforms.py with PIL and torch: the output quantisation
 // (decode_image truncates), RGBA / LA / palette inputs (pil_img2rgb), the two resamplings of an image to edit, and
 // the understanding sizes of InterleaveInferencer (chat --resize inferencer).
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -19,7 +20,7 @@
 #include "io/torch_tensors.h"
 #include "model/bagel.h"
 #include "model/image_tokens.h"
-#include "model/image_tokens.h"
+#include "model/registry.h"
 
 using namespace sgt;
 
@@ -192,9 +193,17 @@ TEST(BagelParity, EditNoiseIsTheAppsOneGeneratorPosteriorFirst) {
 TEST(BagelParity, ThinkPlanIsReencodedText) {
   torch::NoGradGuard ng;
   sgt::testing::TempDir dir("parity-think");
-  auto m = infer_testing::tiny_model(21);
+  auto m = infer_testing::tiny_model(24);
   model::AutoEncoder ae(m->config().vae);
-  const auto tok = text::Tokenizer::load(infer_testing::tokenizer_path());
+  // BAGEL's tokenizer (Qwen2.5's files: no <think> token) is the shipped one without its later added tokens, as
+  // infer::load_model uses it for a BAGEL model (model::release_tokenizer_view); the reference gets those files.
+  const auto tok = model::release_tokenizer_view(m->config(), text::Tokenizer::load(infer_testing::tokenizer_path()));
+  const auto q25 = sgt::testing::run_python_tool("text_ref.py", {"older-added", "--tokenizer",
+                                                                 infer_testing::tokenizer_path(), "--below", "151665",
+                                                                 "--out", dir.file("q25")});
+  ASSERT_EQ(q25.exit_code, 0) << q25.output;
+  const auto system_ids = tok.encode(infer::kGenThinkSystemPrompt);
+  EXPECT_EQ(std::count(system_ids.begin(), system_ids.end(), 151667), 0) << "<think> is text for BAGEL";
   infer::ImageRequest req;
   req.instruction = "a red cube";
   req.size = {0, 0, 32, 16};
@@ -209,7 +218,7 @@ TEST(BagelParity, ThinkPlanIsReencodedText) {
     return dir.file(name);
   };
   auto res = sgt::testing::run_python_tool(
-      "bagel_infer_ref.py", {"plan", infer_testing::tokenizer_path(), write("system.txt", infer::kGenThinkSystemPrompt),
+      "bagel_infer_ref.py", {"plan", dir.file("q25") + "/tokenizer.json", write("system.txt", infer::kGenThinkSystemPrompt),
                              write("prompt.txt", req.instruction), write("plan.txt", r.think.text)});
   ASSERT_EQ(res.exit_code, 0) << res.output;
   const auto j = last_json(res.output);
@@ -255,4 +264,35 @@ TEST(BagelParity, SaveLatentsAndPrintIds) {
   ASSERT_FALSE(ids.empty()) << chat.output;
   const auto tok = text::Tokenizer::load(infer_testing::tokenizer_path());
   EXPECT_EQ(tok.decode(ids), answer);
+}
+
+// An answer stops at a generated <|im_start|> (bagel.py chat and inferencer.py gen_text keep the text up to the next
+// "<|im_start|>"): a tiny model made into a bigram table -- attention and MLP outputs zeroed, so the hidden state is
+// the current token's normalised embedding, and lm_head rows chosen so that <|im_start|> -> "Hi" -> " there" ->
+// <|im_start|> -> "Hi" ... -- answers "Hi there" and its ids stop before the generated <|im_start|>.
+TEST(BagelParity, AnswerIsCutAtAGeneratedImStart) {
+  torch::NoGradGuard ng;
+  auto m = infer_testing::tiny_model(5);
+  const auto tok = text::Tokenizer::load(infer_testing::tokenizer_path());
+  const int64_t start = tok.require_id("<|im_start|>");
+  const auto hi = tok.encode("Hi"), there = tok.encode(" there");
+  ASSERT_EQ(hi.size(), 1u);
+  ASSERT_EQ(there.size(), 1u);
+  auto& lm = m->language_model;
+  for (auto& p : lm->model->named_parameters())
+    if (p.key().find("o_proj") != std::string::npos || p.key().find("down_proj") != std::string::npos)
+      p.value().zero_();
+  auto emb = lm->model->embed_tokens->weight;
+  auto normed = [&](int64_t id) { return lm->model->norm->forward(emb[id].unsqueeze(0))[0]; };
+  auto& w = lm->lm_head->weight;
+  w.zero_();
+  const std::vector<std::pair<int64_t, int64_t>> next = {{start, hi[0]}, {hi[0], there[0]}, {there[0], start}};
+  for (const auto& [from, to] : next) w[to] += normed(from);
+  infer::ChatRequest req;
+  req.question = "say hi";
+  req.text.max_length = 8;
+  const auto r = infer::understand(infer::ModelRef(m, model::AutoEncoder(m->config().vae), tok), req);
+  EXPECT_EQ(r.text, "Hi there");
+  EXPECT_EQ(r.ids, (std::vector<int64_t>{hi[0], there[0]}));
+  EXPECT_FALSE(r.stopped);
 }

@@ -4,8 +4,10 @@
 // section is a hole, with the generation expert skipped for understanding; transformers' config keys are
 // accepted or refused by name; an HF-style config.json is read.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -213,6 +215,32 @@ TEST(ModelLoading, TruncatedReleaseIsOneClearError) {
   std::filesystem::resize_file(dir + "/ema.safetensors", 1 << 20);
   const auto msg = sgt::testing::error_message([&] { open(ModelSource{dir, "", ""}, OpenOptions{}); });
   EXPECT_NE(msg.find("ema.safetensors"), std::string::npos) << msg;
+}
+
+// From the command line: running out of memory (here a 6 GiB address-space limit, far below what 7B needs), weights
+// that are a pipe (opening one must not wait for a writer) or a directory: one "sgt: error:" line each, exit 1.
+TEST(ModelLoading, CliOutOfMemoryAndUnmappableWeightsAreOneLine) {
+  sgt::testing::TempDir tmp("cli7b");
+  const std::string dir = tmp.path() + "/B";
+  write_sparse_release(dir);
+  const std::string sgt = sgt::testing::shell_quote(sgt::testing::binary_dir() + "/bin/sgt");
+  auto chat = [&](const std::string& prefix) {
+    return sgt::testing::run_command(prefix + "timeout 120 " + sgt + " --log-level error chat --model " +
+                                     sgt::testing::shell_quote(dir) + " -q hi --max-length 2 --dtype bfloat16 2>&1");
+  };
+  auto expect_one_line = [](const sgt::testing::ProcessResult& r, const std::string& needle) {
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(sgt::testing::error_lines(r.output).size(), 1u) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  };
+  expect_one_line(chat("ulimit -v " + std::to_string(6 << 20) + "; "), "memory");
+  std::filesystem::remove(dir + "/ema.safetensors");
+  ASSERT_EQ(::mkfifo((dir + "/ema.safetensors").c_str(), 0600), 0);
+  expect_one_line(chat(""), "not a regular file (a pipe)");
+  std::filesystem::remove(dir + "/ema.safetensors");
+  std::filesystem::create_directory(dir + "/ema.safetensors");
+  expect_one_line(chat(""), "ema.safetensors");
 }
 
 // transformers' keys: the math-free ones are accepted, the others named.

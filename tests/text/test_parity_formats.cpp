@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "io/atomic_file.h"
 #include "testing/testing.h"
@@ -54,6 +55,32 @@ TEST(TokenizerFormatParity, VocabMergesFilesMatchTransformersQwen2Tokenizer) {
   EXPECT_EQ(count_mismatches(from_json, docs, ref, {}, "tokenizer.json vs transformers"), 0u);
   EXPECT_EQ(from_files.vocab_size(), from_json.vocab_size());
   EXPECT_EQ(from_files.eos_id(), from_json.eos_id());
+}
+
+// BAGEL's view of the shipped Qwen3 files (model::release_tokenizer_view): without the added tokens from 151665 on,
+// the ids equal those of the same tokenizer.json with only Qwen2.5's added tokens (what BAGEL-7B-MoT ships), under
+// HF tokenizers; "<think>" becomes BPE pieces there.
+TEST(TokenizerFormatParity, OlderAddedTokenViewMatchesTheOlderFiles) {
+  sgt::testing::TempDir dir("text-older");
+  sgt::testing::run_tool_or_throw("text_ref.py", {"older-added", "--tokenizer", sgt::testing::qwen_tokenizer_json(),
+                                                  "--below", "151665", "--out", dir.file("q25")});
+  auto docs = corpus_prefix(dir, 300'000);
+  docs.insert(docs.end(), {"<think>\nplan</think>answer", "<|im_start|>assistant\n<think>x</think><|im_end|>",
+                           "<tool_response> </tool_response><|file_sep|><|fim_pad|>", "</think><think>"});
+  sgt::testing::write_jsonl(dir.file("docs.jsonl"), docs);
+  sgt::testing::run_tool_or_throw("text_ref.py", {"encode", "--tokenizer", dir.file("q25") + "/tokenizer.json",
+                                                  "--input", dir.file("docs.jsonl"), "--out", dir.file("ref")});
+  const Tokenizer& full = sgt::testing::qwen_tokenizer();
+  const Tokenizer older = full.with_added_tokens_below(151665);
+  EXPECT_EQ(count_mismatches(older, docs, sgt::testing::read_id_lists(dir.file("ref")), {}, "older view"), 0u);
+  EXPECT_EQ(full.encode("<think>"), std::vector<TokenId>{151667});
+  EXPECT_GT(older.encode("<think>").size(), 1u);
+  EXPECT_EQ(older.decode(older.encode("<think>a</think>")), "<think>a</think>");
+  EXPECT_EQ(older.encode("<|file_sep|>"), std::vector<TokenId>{151664});
+  EXPECT_EQ(older.eos_id(), full.eos_id());
+  // An id the view no longer knows is an error naming it, like any unknown id.
+  EXPECT_THROW(older.decode(std::vector<TokenId>{151667}), sgt::Error);
+  EXPECT_THROW(full.with_added_tokens_below(151643), sgt::Error);  // would drop <|endoftext|>, a named special token
 }
 
 TEST(TokenizerFormatParity, AddedTokenFlagsMatchTheReference) {

@@ -245,7 +245,7 @@ TEST_F(Trainer, SigkillDuringCheckpointWritesNeverBreaksTheLatest) {
 
 TEST_F(Trainer, MixerKeepsMandatoryGroupsInterleaveAndResume) {
   auto cfg = tiny("mixer").data;
-  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(train::find_tokenizer("")));
+  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(text::find_tokenizer("")));
   {
     train::Mixer a(cfg, tok, 5, 0, 1);
     for (int i = 0; i < 4; ++i) {
@@ -306,7 +306,7 @@ TEST_F(Trainer, FlowMatchingBatchFollowsTheFormulas) {
   EXPECT_DOUBLE_EQ(train::shift_timestep(0.5, 1.0), 0.5);
   EXPECT_DOUBLE_EQ(train::shift_timestep(0.5, 3.0), 1.5 / 2.0);
   auto cfg = tiny("batch").data;
-  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(train::find_tokenizer("")));
+  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(text::find_tokenizer("")));
   train::Mixer mixer(cfg, tok, 1, 0, 1);
   const auto mb = mixer.next();
   std::vector<const train::TrainSample*> ptrs;
