@@ -133,7 +133,6 @@ class PipeProcess {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(killed ? 1 : 5));
     }
-    ::kill(-pid_, SIGKILL);  // what is left of the pipeline once its shell has exited (no-op when none)
     pid_ = -1;
     if (killed)
       failure_ = fmt::format("{}: the command did not exit within {} s after sgt closed its output; killed", url_,
