@@ -106,7 +106,7 @@ def case_image(out):
     gray = smooth_image(rng, 45, 30, 1)[..., 0]
     Image.fromarray(gray, "L").save(os.path.join(out, "gray.jpg"), quality=90)
     meta["jpeg"].append(dict(file="gray.jpg", full=save_raw(out, "gray_full.raw", Image.open(os.path.join(out, "gray.jpg"))), draft=[]))
-    # PNG kinds: RGB, L, RGBA, palette, 16-bit gray, LA; reference pixels as PIL converts them for us.
+    # PNG kinds: RGB, L, RGBA, palette, LA (16-bit kinds: case_decode); reference pixels as PIL converts them.
     rgb = smooth_image(rng, 50, 40)
     pngs = {
         "rgb.png": Image.fromarray(rgb),
@@ -171,12 +171,22 @@ def case_wds(out):
         add("k1.b", b"c")
         add("long/" + "d" * 120 + "/name.with.many.dots.bin", b"long")
     shards.append(path)
-    ds = wds.WebDataset(shards, shardshuffle=False, empty_check=False)
-    samples = []
-    for s in ds:
-        fields = {k: v.hex() for k, v in s.items() if not k.startswith("__")}
-        samples.append(dict(key=s["__key__"], url=s["__url__"], fields=fields))
-    json.dump(dict(shards=shards, samples=samples), open(os.path.join(out, "wds.json"), "w"))
+    def read(urls):
+        """webdataset's samples; split=True marks one whose key its shard already yielded (group_by_keys does not
+        notice non-adjacent members and yields a second sample of the key; sgt reports it as split_sample)."""
+        ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False)
+        samples, seen = [], set()
+        for s in ds:
+            fields = {k: v.hex() for k, v in s.items() if not k.startswith("__")}
+            split = (s["__url__"], s["__key__"]) in seen
+            seen.add((s["__url__"], s["__key__"]))
+            samples.append(dict(key=s["__key__"], url=s["__url__"], fields=fields, split=split))
+        return samples
+    # The same shards streamed through gopen's pipe: scheme (a shell command's stdout) and its file: scheme.
+    import shlex
+    pipes = [f"pipe:cat {shlex.quote(p)}" for p in shards[:2]] + ["file://" + os.path.abspath(shards[2])]
+    json.dump(dict(shards=shards, samples=read(shards), pipe_shards=pipes, pipe_samples=read(pipes)),
+              open(os.path.join(out, "wds.json"), "w"))
 
 
 def case_braces(out):
@@ -256,8 +266,61 @@ def case_sa1b(out):
     json.dump(dict(samples=samples, sgt=pairs), open(os.path.join(out, "sa1b.json"), "w"))
 
 
+def png_16bit(path, arr, color_type):
+    """A 16-bit PNG written by hand (PIL writes 16 bits for gray only): filter 0 rows, zlib, CRC32."""
+    import struct
+    import zlib
+    h, w = arr.shape[:2]
+    raw = b"".join(b"\x00" + np.ascontiguousarray(arr[y]).astype(">u2").tobytes() for y in range(h))
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def case_decode(out):
+    """Four-channel JPEGs and 16-bit PNGs as PIL decodes them. ycck.jpg is written by the C++ test (libjpeg can
+    write YCCK, PIL cannot); this writes cmyk.jpg (PIL: Adobe-inverted CMYK), 16-bit gray / RGB / RGBA / LA and
+    8-bit gray PNGs, then records Image.open(f).convert("RGB") of every file, convert("L") of the gray ones, the
+    I;16 values of 16-bit gray (numpy.asarray), pil_img2rgb's white background for RGBA (16-bit LA opens as RGBA)
+    and, for JPEGs, the 1/2 draft."""
+    rng = np.random.default_rng(5)
+    cmyk = np.dstack([smooth_image(rng, 61, 43, 2), smooth_image(rng, 61, 43, 2)])
+    Image.fromarray(cmyk, "CMYK").save(os.path.join(out, "cmyk.jpg"), quality=92)
+    wide = (rng.random((37, 29)) * 65535).astype(np.uint16)
+    wide[:4] = np.arange(4 * 29).reshape(4, 29)  # small values too: they survive PIL's clipping to 255
+    Image.fromarray(wide).save(os.path.join(out, "gray16.png"))
+    rgb16 = (rng.random((21, 17, 3)) * 65535).astype(np.uint16)
+    png_16bit(os.path.join(out, "rgb16.png"), rgb16, 2)
+    png_16bit(os.path.join(out, "rgba16.png"), np.dstack([rgb16, rgb16[..., :1]]), 6)
+    png_16bit(os.path.join(out, "la16.png"), rgb16[..., :2], 4)
+    Image.fromarray(smooth_image(rng, 19, 11, 1)[..., 0], "L").save(os.path.join(out, "gray8.png"))
+    meta = []
+    for name in sorted(os.listdir(out)):
+        if not name.endswith((".jpg", ".png")):
+            continue
+        im = Image.open(os.path.join(out, name))
+        e = dict(file=name, mode=im.mode, rgb=save_raw(out, name + ".rgb.raw", im.convert("RGB")))
+        if im.mode in ("L", "I;16"):
+            e["l"] = save_raw(out, name + ".l.raw", im.convert("L"))
+            e["u16"] = dict(file=name + ".u16.raw", w=im.size[0], h=im.size[1])
+            np.asarray(im).astype("<u2").tofile(os.path.join(out, e["u16"]["file"]))
+        if im.mode == "RGBA":  # BAGEL data/data_utils.py pil_img2rgb: RGBA is pasted onto white with its alpha
+            white = Image.new("RGB", im.size, (255, 255, 255))
+            white.paste(im, mask=im.split()[3])
+            e["on_white"] = save_raw(out, name + ".white.raw", white)
+        if name.endswith(".jpg"):
+            d = Image.open(os.path.join(out, name))
+            d.draft(d.mode, (d.size[0] // 2, d.size[1] // 2))
+            e["draft2"] = save_raw(out, name + ".d2.raw", d.convert("RGB"))
+        meta.append(e)
+    json.dump(meta, open(os.path.join(out, "decode.json"), "w"))
+
+
 if __name__ == "__main__":
     case, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    {"rle": case_rle, "image": case_image, "wds": case_wds, "braces": case_braces, "sa1b": case_sa1b}[case](out)
+    {"rle": case_rle, "image": case_image, "wds": case_wds, "braces": case_braces, "sa1b": case_sa1b,
+     "decode": case_decode}[case](out)
     print("ok", case)

@@ -26,6 +26,7 @@
 #include "data/loader.h"
 #include "data/proxy_tasks.h"
 #include "data/sa1b.h"
+#include "data/tar.h"
 #include "data/webdataset.h"
 #include "data/world.h"
 
@@ -85,6 +86,7 @@ RunResult run_once(const DataBenchArgs& a, const std::vector<std::string>& shard
       const auto& j = s.at("json");
       auto rec = data::parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(j.data()), j.size()),
                                        s.url + ":" + s.key, task->config().max_masks);
+      data::check_sa1b_image_size(s.at("jpg"), rec, s.url + ":" + s.key + ".jpg");
       src.instances.reserve(rec.annotations.size());
       for (auto& ann : rec.annotations) src.instances.push_back(std::move(ann.segmentation));
     }
@@ -132,6 +134,8 @@ void run_data_bench(const DataBenchArgs& a) {
   SGT_CHECK(!a.threads.empty(), "data-bench", "--threads needs at least one value");
   a.transform.validate();
   std::vector<std::string> shards = data::expand_shard_list(a.shards);
+  SGT_CHECK(a.shards.empty() || !shards.empty(), "data-bench", "the shard patterns {} expand to no shard",
+            fmt::join(a.shards, " "));
   TempFolder tmp{"", a.keep};
   if (shards.empty()) {
     SGT_CHECK(a.world_scenes >= 1, "data-bench", "--world-scenes must be >= 1, got {}", a.world_scenes);
@@ -149,9 +153,13 @@ void run_data_bench(const DataBenchArgs& a) {
   }
   uint64_t shard_bytes = 0;
   for (const auto& s : shards) {
+    const data::ShardUrl url = data::parse_shard_url(s);  // unsupported schemes stop here, naming the pipe: form
+    if (url.kind == data::ShardUrl::Kind::kPipe) continue;  // a stream's size is unknown until read
     std::error_code ec;
-    const auto n = std::filesystem::file_size(s, ec);
-    SGT_CHECK(!ec, "data-bench", "cannot stat shard {}: {}", s, ec.message());
+    const auto n = std::filesystem::file_size(url.target, ec);
+    if (ec)
+      throw data::BadSampleError(data::BadSampleReason::kMissingShard, "data-bench",
+                                 fmt::format("cannot stat shard {}: {}", s, ec.message()));
     shard_bytes += n;
   }
   data::ProxyTaskConfig tcfg;
@@ -171,6 +179,8 @@ void run_data_bench(const DataBenchArgs& a) {
                 static_cast<long long>(r.samples), static_cast<long long>(r.bad), r.seconds, sps, mbs, sps / t,
                 r.samples > 0 ? r.cpu_seconds / r.samples : 0.0, r.out_pixels / 1e6);
     std::printf("  %s\n", r.bad_summary.c_str());
+    SGT_CHECK(r.samples > 0, "data-bench", "the loader gave no sample from {} shard(s) ({}): {}", shards.size(),
+              fmt::join(shards.begin(), shards.begin() + std::min<size_t>(3, shards.size()), ", "), r.bad_summary);
     if (a.json) {
       nlohmann::ordered_json j{{"threads", t},        {"samples", r.samples},   {"bad", r.bad},
                                {"seconds", r.seconds}, {"cpu_seconds", r.cpu_seconds}, {"in_bytes", r.in_bytes},

@@ -11,6 +11,7 @@
 #include "data/image.h"
 #include "data/llava.h"
 #include "data/sa1b.h"
+#include "data/tar.h"
 #include "data/webdataset.h"
 
 namespace sgt::cli {
@@ -53,6 +54,8 @@ void inspect_shards(const std::vector<std::string>& shards, const DataInspectArg
               static_cast<unsigned long long>(bytes), shards.size());
   for (const auto& [ext, c] : ext_counts) std::printf("  .%s: %lld\n", ext.c_str(), static_cast<long long>(c));
   std::printf("%s\n", bad.summary().c_str());
+  SGT_CHECK(n > 0, "data inspect", "read no sample from {} shard(s) ({}): {}", shards.size(),
+            fmt::join(shards.begin(), shards.begin() + std::min<size_t>(3, shards.size()), ", "), bad.summary());
 }
 
 void inspect_sa1b_json(const std::string& path) {
@@ -95,19 +98,26 @@ void inspect_jsonl(const std::string& path) {
   }
   std::printf("%s: %lld records, %lld images, %lld turns; %s\n", path.c_str(), static_cast<long long>(n),
               static_cast<long long>(images), static_cast<long long>(turns), bad.summary().c_str());
+  SGT_CHECK(n > 0, "data inspect", "read no record from {}: {}", path, bad.summary());
 }
 
 void run_data_inspect(const DataInspectArgs& args) {
   std::vector<std::string> shards;
-  for (const auto& p : data::expand_shard_list(args.paths)) {
-    if (ends_with(p, ".tar") || ends_with(p, ".tar.gz") || ends_with(p, ".tgz")) {
+  const auto paths = data::expand_shard_list(args.paths);
+  SGT_CHECK(!paths.empty(), "data inspect", "the paths {} expand to nothing", fmt::join(args.paths, " "));
+  for (const auto& p : paths) {
+    // A URL (pipe:CMD, file:PATH) names a shard; other schemes are refused here, naming the pipe: form to use.
+    const data::ShardUrl url = data::parse_shard_url(p);
+    const std::string& t = url.target;
+    if (url.kind == data::ShardUrl::Kind::kPipe || ends_with(t, ".tar") || ends_with(t, ".tar.gz") ||
+        ends_with(t, ".tgz")) {
       shards.push_back(p);
-    } else if (ends_with(p, ".jsonl")) {
-      inspect_jsonl(p);
-    } else if (ends_with(p, ".json")) {
-      inspect_sa1b_json(p);
+    } else if (ends_with(t, ".jsonl")) {
+      inspect_jsonl(t);
+    } else if (ends_with(t, ".json")) {
+      inspect_sa1b_json(t);
     } else {
-      const auto bytes = data::read_file_bytes(p);
+      const auto bytes = data::read_file_bytes(t);
       const auto info = data::probe_image(bytes, p);
       const auto img = data::decode_image(bytes, p);  // full decode: reports corrupt data, not only headers
       std::printf("%s: %s %lldx%lld, %lld channel(s), %zu bytes\n", p.c_str(),

@@ -36,7 +36,9 @@ void run_render(const RenderArgs& a) {
       a.instructions.empty() ? data::Instructions::builtin() : data::Instructions::load(a.instructions));
   auto task = data::make_proxy_task(cfg, instr);
   std::filesystem::create_directories(a.out);
-  data::WdsReader reader(data::expand_shard_list(a.shards));
+  const auto shards = data::expand_shard_list(a.shards);
+  SGT_CHECK(!shards.empty(), "data render", "--shards {} expand to no shard", fmt::join(a.shards, " "));
+  data::WdsReader reader(shards);
   data::BadSampleCounter bad;
   data::WdsSample s;
   int64_t n = 0;
@@ -56,10 +58,10 @@ void run_render(const RenderArgs& a) {
       src.image = data::convert_channels(data::decode_image(s.at("jpg"), s.key), 3);
       if (s.has("json")) {
         const auto& j = s.at("json");
-        for (auto& ann : data::parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(j.data()), j.size()), s.key,
-                                                      task->config().max_masks)
-                             .annotations)
-          src.instances.push_back(std::move(ann.segmentation));
+        auto rec = data::parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(j.data()), j.size()),
+                                         s.key + ".json", task->config().max_masks);
+        data::check_sa1b_image_size(s.at("jpg"), rec, s.url + ":" + s.key + ".jpg");  // never stretched onto the masks
+        for (auto& ann : rec.annotations) src.instances.push_back(std::move(ann.segmentation));
       }
       if (s.has("depth.png")) src.depth = data::decode_image(s.at("depth.png"), s.key + ".depth.png");
       Rng rng = Rng::derive(a.seed, hash64(s.key));  // colours and instruction fixed per image and seed
@@ -74,6 +76,9 @@ void run_render(const RenderArgs& a) {
   }
   std::printf("rendered %lld %s examples into %s; %s\n", static_cast<long long>(n), std::string(name_of(cfg.task)).c_str(), a.out.c_str(),
               bad.summary().c_str());
+  // Rendering nothing is a failure, not a success with an empty folder (--limit 0 asked for nothing).
+  SGT_CHECK(n > 0 || a.limit <= 0, "data render", "rendered nothing from {} shard(s) {}: {}", shards.size(),
+            fmt::join(a.shards, " "), bad.summary());
 }
 
 }  // namespace

@@ -14,6 +14,10 @@ const char* bad_sample_reason_name(BadSampleReason r) {
     case BadSampleReason::kMissingField: return "missing_field";
     case BadSampleReason::kBadText: return "bad_text";
     case BadSampleReason::kTooLarge: return "too_large";
+    case BadSampleReason::kSplitSample: return "split_sample";
+    case BadSampleReason::kMissingShard: return "missing_shard";
+    case BadSampleReason::kUnsupportedUrl: return "unsupported_url";
+    case BadSampleReason::kPipeFailed: return "pipe_failed";
     case BadSampleReason::kOther: return "other";
     case BadSampleReason::kCount: break;
   }

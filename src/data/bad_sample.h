@@ -21,6 +21,10 @@ enum class BadSampleReason : int {
   kMissingField,      // sample lacks a required member (e.g. .json of a .jpg) or a target file
   kBadText,           // malformed conversation / placeholder count mismatch
   kTooLarge,          // above a configured bound (e.g. masks per sample: proxy task key max_masks)
+  kSplitSample,       // a shard's members of one key are not adjacent (the key reappears after another key)
+  kMissingShard,      // a shard file that does not exist
+  kUnsupportedUrl,    // a shard URL scheme sgt cannot open (http:, s3:, ...; use pipe:CMD)
+  kPipeFailed,        // a pipe:CMD shard whose command could not start or exited non-zero
   kOther,             // any other sgt::Error or std::exception
   kCount
 };

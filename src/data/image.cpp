@@ -2,6 +2,7 @@
 // Pillow: ISLOW DCT, fancy upsampling, so full-scale decodes agree bit for bit), PNG through libspng.
 #include "data/image.h"
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +57,20 @@ void jpeg_emit_message(j_common_ptr cinfo, int level) {
   if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
 }
 
+// Pillow reads every CMYK JPEG with Adobe polarity (JpegImagePlugin.py: rawmode "CMYK;I", ink = 255 - stored)
+// and converts to RGB with Convert.c cmyk2rgb: nk = 255 - K, out = nk - MULDIV255(C, nk), MULDIV255(a, b) =
+// (t + (t >> 8)) >> 8 with t = a * b + 128. In stored values nk is K itself and C is 255 - stored C.
+void cmyk_to_rgb(const uint8_t* in, uint8_t* out, int64_t n) {
+  for (int64_t x = 0; x < n; ++x, in += 4, out += 3) {
+    const int nk = in[3];
+    for (int c = 0; c < 3; ++c) {
+      const int t = (255 - in[c]) * nk + 128;
+      const int v = nk - (((t >> 8) + t) >> 8);
+      out[c] = static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
+}
+
 Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int64_t min_side_hint) {
   jpeg_decompress_struct cinfo;
   JpegErr err;
@@ -63,7 +78,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int64
   err.mgr.error_exit = jpeg_error_exit;
   err.mgr.emit_message = jpeg_emit_message;
   Image img;
-  std::string failure;
+  std::vector<uint8_t> cmyk_row;  // before setjmp: longjmp must not skip a destructor
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
     throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated JPEG ({} bytes): {}", name,
@@ -78,12 +93,10 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int64
     jpeg_destroy_decompress(&cinfo);
     throw;
   }
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-    jpeg_destroy_decompress(&cinfo);
-    throw BadSampleError(kCorrupt, "image", fmt::format("{}: CMYK/YCCK JPEG is not supported", name));
-  }
   const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-  cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+  // Four-channel JPEGs: libjpeg turns YCCK into CMYK, as in Pillow's JpegDecode.c; the RGB conversion follows.
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = gray ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
   // DCT scaling: the largest 1/d (d = 8, 4, 2) whose shorter side is still >= the hint.
   if (min_side_hint > 0) {
     const int64_t short_side = std::min<int64_t>(cinfo.image_width, cinfo.image_height);
@@ -96,11 +109,14 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int64
     }
   }
   jpeg_start_decompress(&cinfo);
-  img = Image(cinfo.output_width, cinfo.output_height, cinfo.output_components);
+  img = Image(cinfo.output_width, cinfo.output_height, cmyk ? 3 : cinfo.output_components);
   const size_t stride = static_cast<size_t>(img.width * img.channels);
+  cmyk_row.resize(cmyk ? static_cast<size_t>(img.width) * 4 : 0);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = img.pixels.data() + cinfo.output_scanline * stride;
+    uint8_t* dst = img.pixels.data() + cinfo.output_scanline * stride;
+    JSAMPROW row = cmyk ? cmyk_row.data() : dst;
     jpeg_read_scanlines(&cinfo, &row, 1);
+    if (cmyk) cmyk_to_rgb(cmyk_row.data(), dst, img.width);
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
@@ -128,6 +144,16 @@ Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
   check_claimed_size(ihdr.width, ihdr.height, name);
   spng_trns trns;
   const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
+  if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth == 16 && !has_trns) {
+    // Pillow opens it as mode I;16 and converts to L or RGB by clipping (Convert.c I16_L / I16_RGB: values above
+    // 255 become 255), not by taking the high byte; decode_png_u16 keeps the 16-bit values.
+    const Image16 wide = decode_png_u16(bytes, name);
+    Image img(wide.width, wide.height, 1);
+    for (size_t i = 0; i < img.pixels.size(); ++i)
+      img.pixels[i] = static_cast<uint8_t>(std::min<uint16_t>(wide.pixels[i], 255));
+    return img;
+  }
+  // Other 16-bit kinds (RGB, RGBA, gray + alpha) are reduced to their high byte, as Pillow's RGB;16B-style unpackers do.
   int fmt = SPNG_FMT_RGB8, channels = 3, flags = 0;
   if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth <= 8 && !has_trns) {
     fmt = SPNG_FMT_G8;
@@ -162,7 +188,9 @@ PngAlphaKind png_alpha_kind(std::span<const uint8_t> bytes, const std::string& n
   spng_trns trns;
   const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
   PngAlphaKind k;
-  k.composite = has_trns || ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+  // Pillow opens 16-bit gray + alpha as mode RGBA (PngImagePlugin: rawmode LA;16B), so it is composited too.
+  k.composite = has_trns || ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
+                (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA && ihdr.bit_depth == 16);
   return k;
 }
 
@@ -183,6 +211,53 @@ Image decode_image_rgb_on_white(std::span<const uint8_t> bytes, const std::strin
     }
   }
   return out;
+}
+
+Image16 decode_png_u16(std::span<const uint8_t> bytes, const std::string& name) {
+  if (sniff_image_format(bytes) != ImageFormat::kPng)
+    throw BadSampleError(kCorrupt, "image", fmt::format("{}: not a PNG ({} bytes); a 16-bit read needs a gray PNG",
+                                                        name, bytes.size()));
+  SpngPtr ctx(spng_ctx_new(0));
+  SGT_CHECK(ctx, "image", "{}: spng_ctx_new failed", name);
+  auto check = [&](int rc, const char* what) {
+    if (rc != 0)
+      throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated PNG ({} bytes): {}: {}", name,
+                                                          bytes.size(), what, spng_strerror(rc)));
+  };
+  check(spng_set_image_limits(ctx.get(), 1u << 16, 1u << 16), "limits");
+  check(spng_set_chunk_limits(ctx.get(), 64u << 20, 256u << 20), "limits");
+  check(spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size()), "buffer");
+  spng_ihdr ihdr;
+  check(spng_get_ihdr(ctx.get(), &ihdr), "header");
+  check_claimed_size(ihdr.width, ihdr.height, name);
+  if (ihdr.color_type != SPNG_COLOR_TYPE_GRAYSCALE || (ihdr.bit_depth != 8 && ihdr.bit_depth != 16))
+    throw BadSampleError(kCorrupt, "image",
+                         fmt::format("{}: a 16-bit read needs an 8- or 16-bit gray PNG, this one has colour type {} "
+                                     "and {} bits per sample",
+                                     name, static_cast<int>(ihdr.color_type), static_cast<int>(ihdr.bit_depth)));
+  Image16 img;
+  img.width = ihdr.width;
+  img.height = ihdr.height;
+  img.pixels.resize(static_cast<size_t>(img.width * img.height));
+  size_t size = 0;
+  if (ihdr.bit_depth == 16) {
+    check(spng_decoded_image_size(ctx.get(), SPNG_FMT_PNG, &size), "size");  // host-endian samples
+    SGT_CHECK(size == img.pixels.size() * 2, "image", "{}: decoded PNG size {} != {}x{}x2", name, size, img.width,
+              img.height);
+    check(spng_decode_image(ctx.get(), img.pixels.data(), size, SPNG_FMT_PNG, 0), "decode");
+  } else {
+    std::vector<uint8_t> g(img.pixels.size());
+    check(spng_decoded_image_size(ctx.get(), SPNG_FMT_G8, &size), "size");
+    SGT_CHECK(size == g.size(), "image", "{}: decoded PNG size {} != {}x{}", name, size, img.width, img.height);
+    check(spng_decode_image(ctx.get(), g.data(), size, SPNG_FMT_G8, 0), "decode");
+    std::copy(g.begin(), g.end(), img.pixels.begin());
+  }
+  return img;
+}
+
+Image16 read_png_u16(const std::string& path) {
+  const auto bytes = read_file_bytes(path);
+  return decode_png_u16(bytes, path);
 }
 
 Image read_image_rgb_on_white(const std::string& path) {
@@ -362,7 +437,7 @@ ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
     const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
     info.width = ihdr.width;
     info.height = ihdr.height;
-    info.channels = (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth <= 8 && !has_trns) ? 1
+    info.channels = (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && !has_trns) ? 1
                     : (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
                        ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA || has_trns)
                         ? 4

@@ -154,16 +154,21 @@ SaRecord parse_sa1b_json(std::string_view text, const std::string& name, int64_t
   return rec;
 }
 
+void check_sa1b_image_size(std::span<const uint8_t> image, const SaRecord& rec, const std::string& name) {
+  const ImageInfo info = probe_image(image, name);
+  SGT_BAD_SAMPLE(info.width == rec.image.width && info.height == rec.image.height, BadSampleReason::kSizeMismatch,
+                 "sa1b", "{}: the image is {}x{} (width x height) but its SA-1B json says {}x{}{}", name, info.width,
+                 info.height, rec.image.width, rec.image.height,
+                 info.width == rec.image.height && info.height == rec.image.width ? " (transposed)" : "");
+}
+
 Sa1bSample decode_sa1b(const Sa1bRaw& raw, int64_t min_side_hint, int64_t max_masks) {
   const std::string name = raw.source + ":" + raw.key;
   Sa1bSample s;
   s.key = raw.key;
   s.record = parse_sa1b_json(std::string_view(reinterpret_cast<const char*>(raw.json.data()), raw.json.size()),
                              name + ".json", max_masks);
-  const ImageInfo info = probe_image(raw.jpg, name + ".jpg");
-  SGT_BAD_SAMPLE(info.width == s.record.image.width && info.height == s.record.image.height,
-                 BadSampleReason::kSizeMismatch, "sa1b", "{}: jpg is {}x{} but the json says {}x{}", name, info.width,
-                 info.height, s.record.image.width, s.record.image.height);
+  check_sa1b_image_size(raw.jpg, s.record, name + ".jpg");
   s.image = convert_channels(decode_image(raw.jpg, name + ".jpg", min_side_hint), 3);
   return s;
 }

@@ -48,6 +48,11 @@ inline constexpr int64_t kDefaultMaxMasks = 10000;
 // kTooLarge when it holds more than max_masks annotations (checked before any mask is decoded).
 SaRecord parse_sa1b_json(std::string_view json, const std::string& name, int64_t max_masks = kDefaultMaxMasks);
 
+// The image's full size (header only, so a DCT-scaled decode does not matter) against the JSON's image
+// width/height: BadSampleError kSizeMismatch naming `name` and both sizes. Without it a transposed or replaced
+// image would be stretched onto the masks. Every decoder of jpg + SA-1B json calls it.
+void check_sa1b_image_size(std::span<const uint8_t> image, const SaRecord& rec, const std::string& name);
+
 // Raw (undecoded) SA-1B sample: decoding happens in the loader's worker threads.
 struct Sa1bRaw {
   std::string key;     // "sa_1" (directories and "./" stripped for the folder form; webdataset key for shards)

@@ -272,6 +272,7 @@ bool WdsReader::open_next_shard() {
   tar_.reset();
   pending_.reset();
   skip_key_.clear();
+  seen_keys_.clear();
   if (shard_ + 1 >= static_cast<int64_t>(shards_.size())) return false;
   ++shard_;
   url_ = shards_[shard_];
@@ -288,6 +289,7 @@ void WdsReader::skip_shard() {
   tar_.reset();
   pending_.reset();
   skip_key_.clear();
+  seen_keys_.clear();
   deferred_ = nullptr;
 }
 
@@ -337,6 +339,15 @@ bool WdsReader::next(WdsSample& s) {
       return true;
     }
     if (!started) {
+      if (!seen_keys_.insert(key).second) {
+        skip_key_ = key;  // its further adjacent members belong to the same broken sample
+        throw BadSampleError(BadSampleReason::kSplitSample, "webdataset",
+                             fmt::format("shard {}: member {} belongs to sample {}, whose earlier members came before "
+                                         "other samples: the members of a sample must be adjacent in the tar (write "
+                                         "them together, e.g. sorted by key); webdataset would split it into two "
+                                         "samples",
+                                         url_, e.name, key));
+      }
       s.key = key;
       s.url = url_;
       s.fields.clear();

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -40,8 +41,11 @@ std::vector<std::string> expand_shard_list(const std::vector<std::string>& patte
 // islice(shards, rank, None, world): every world-th shard from rank.
 std::vector<std::string> split_shards(const std::vector<std::string>& shards, int64_t rank, int64_t world);
 
-// Streams samples from one shard after another. A duplicate extension inside a sample, a truncated or corrupt
-// shard throw sgt::Error (naming shard and member); the caller may catch, count and call next() again, which
+// Streams samples from one shard after another (shard URLs: data/tar.h, parse_shard_url). A duplicate extension
+// inside a sample, a key that reappears in a shard after other keys (kSplitSample: webdataset's group_by_keys
+// would silently yield the members as two samples of that key; the first part, read before the repeat could be
+// seen, was already returned and fails or passes on its own), a missing, truncated or corrupt shard throw
+// BadSampleError (naming shard and member); the caller may catch, count and call next() again, which
 // continues with the next shard after a tar error. The sample being assembled when a tar error hits is
 // returned first (as webdataset does with a tolerant handler) and the error is thrown by the following call.
 class WdsReader {
@@ -62,7 +66,8 @@ class WdsReader {
   std::string url_;
   std::unique_ptr<TarReader> tar_;
   std::optional<TarEntry> pending_;  // first member of the next sample, read ahead
-  std::string skip_key_;             // members of a sample abandoned after a duplicate extension
+  std::string skip_key_;             // members of a sample abandoned after a duplicate extension or a split
+  std::unordered_set<std::string> seen_keys_;  // keys of the current shard (a tar member costs >= 512 bytes)
   std::exception_ptr deferred_;      // a shard error met after a complete sample: thrown on the next call
 };
 
