@@ -166,7 +166,12 @@ torch::Tensor AutoEncoderImpl::encode(const torch::Tensor& x, torch::Generator g
   auto mean = moments.slice(1, 0, config_.z_channels), logvar = moments.slice(1, config_.z_channels);
   auto z = mean;
   if (config_.sample) {
-    auto eps = gen.defined() ? at::randn(mean.sizes(), gen, mean.options()) : torch::randn_like(mean);
+    // A generator of another device (inference draws BAGEL's posterior noise on the host, where BAGEL's app keeps
+    // its VAE, also when the VAE runs on a GPU here) draws there and the noise moves to the mean's device.
+    auto eps = !gen.defined() ? torch::randn_like(mean)
+               : gen.device() == mean.device()
+                   ? at::randn(mean.sizes(), gen, mean.options())
+                   : at::randn(mean.sizes(), gen, mean.options().device(gen.device())).to(mean.device());
     z = mean + torch::exp(0.5 * logvar) * eps;
   }
   return config_.scale_factor * (z - config_.shift_factor);
