@@ -211,6 +211,7 @@ void run_seg(const SegArgs& a) {
 
 void register_eval(CLI::App& app) {
   CLI::App* parent = eval_command(app);
+  register_eval_loss(app);
   {
     auto a = std::make_shared<CvArgs>();
     auto* cmd = parent->add_subcommand("cvbench", "Score CV-Bench answers ({idx, answer} JSONL) with Cambrian's rules, "
