@@ -29,7 +29,8 @@ namespace fs = std::filesystem;
 CLI::App* eval_command(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     if (sub->get_name() == "eval") return sub;
-  auto* cmd = app.add_subcommand("eval", "Benchmarks and analyses: cvbench, geneval, pope, probe, attention, seg, world");
+  auto* cmd =
+      app.add_subcommand("eval", "Benchmarks and analyses: cvbench, geneval, pope, probe, attention, seg, world, loss");
   cmd->require_subcommand(1);
   return cmd;
 }

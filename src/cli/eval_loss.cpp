@@ -90,7 +90,7 @@ void register_eval_loss(CLI::App& app) {
   cmd->add_option("--shards", a->shards, "shard pattern replacing the shards of the chosen sources");
   cmd->add_option("--samples", a->samples, "the first N samples of each chosen source, each packed alone")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--timestep-shift", a->timestep_shift, "timestep shift (default: the config's timestep_shift)")
+  cmd->add_option("--timestep-shift", a->timestep_shift, "timestep shift (0: the config's timestep_shift)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", a->seed, "without --noise: raw timesteps and noise of sample i from streams of (seed, i)");
   cmd->add_option("--noise", a->noise,

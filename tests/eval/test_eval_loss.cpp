@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -142,6 +143,9 @@ TEST_F(EvalLoss, BadNoiseFilesAndSourcesAreOneClearError) {
   auto missing = good;
   missing.erase("0.0.timestep");
   io::save_tensors(dir_.file("missing.safetensors"), missing);
+  auto infinite = good;
+  infinite["0.0.timestep"] = torch::tensor({std::numeric_limits<double>::infinity()}, torch::kFloat64);
+  io::save_tensors(dir_.file("infinite.safetensors"), infinite);
   struct Case {
     std::string args;
     std::vector<std::string> needles;
@@ -149,6 +153,9 @@ TEST_F(EvalLoss, BadNoiseFilesAndSourcesAreOneClearError) {
   const std::vector<Case> cases = {
       {"--noise " + q(dir_.file("wrong.safetensors")), {"'0.0.noise'", "[3, 768]", "[9, 768]", "wrong.safetensors"}},
       {"--noise " + q(dir_.file("missing.safetensors")), {"'0.0.timestep'", "missing.safetensors"}},
+      {"--noise " + q(dir_.file("infinite.safetensors")), {"'0.0.timestep'", "inf", "finite"}},
+      {"--noise " + q(dir_.file("good.safetensors")) + " --save-noise " + q(dir_.file("good.safetensors")),
+       {"--noise and --save-noise", "good.safetensors"}},
       {"--source nope", {"'nope'", "segment, vqa"}},
   };
   for (const auto& c : cases) {
