@@ -121,7 +121,9 @@ std::vector<train::TrainSample> read_first_samples(const train::MixConfig& mix, 
     int64_t n = 0;
     while (n < limit && reader.next(raw)) {
       try {
-        Rng rng = Rng::derive(data_seed, hash64(raw.key));
+        // The trainer's decode stream of this source (train/mixer.cpp: loader seed data_seed + 1000003 * source;
+        // data/loader.cpp sample_rng without per-epoch streams): the same colours, instruction and question.
+        Rng rng = Rng::derive(data_seed + 1000003ULL * si, hash64(raw.key));
         out.push_back(dec.decode(raw, rng));
         ++n;
       } catch (const data::BadSampleError& e) {

@@ -24,7 +24,7 @@
 namespace sgt::eval {
 
 // The first `limit` samples of each source of `mix` (or of those named in `only`, in the mix's order), decoded as
-// the trainer decodes them (train::SampleDecoder, per-sample stream Rng::derive(data_seed, hash64(key))). Bad
+// the trainer decodes them (train::SampleDecoder with the trainer's per-sample stream of that source and key). Bad
 // samples are skipped and counted in `bad`.
 std::vector<train::TrainSample> read_first_samples(const train::MixConfig& mix, const std::vector<std::string>& only,
                                                    int64_t limit, std::shared_ptr<const text::Tokenizer> tok,

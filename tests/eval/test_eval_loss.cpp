@@ -3,10 +3,11 @@
 // a plain-torch forward written from BAGEL's Bagel.forward that reads the --save-inputs file (BAGEL's key names),
 // the --save-noise file and the weights. Tolerance: 1e-5 relative (fp32 on both sides, different summation
 // orders). Also: --noise reproduces a run exactly, the same seed gives the same numbers, bad noise files are one
-// clear error each.
+// clear error each, and the samples are the trainer's decodes.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <limits>
 #include <sstream>
 
@@ -14,8 +15,11 @@
 
 #include "core/config.h"
 #include "data/world.h"
+#include "eval/sample_loss.h"
 #include "infer/infer_testing.h"
 #include "io/torch_tensors.h"
+#include "train/mixer.h"
+#include "train/trainer.h"
 #include "train/world_recipe.h"
 
 namespace sgt::eval {
@@ -127,6 +131,28 @@ TEST_F(EvalLoss, EqualsBagelForwardReferenceAndReproducesGivenNoise) {
   }
   EXPECT_NE(o[0]["mse_sum"], ours[0]["mse_sum"]);
   EXPECT_EQ(o[1], ours[1]);  // the VQA sample has no noise
+}
+
+// The samples measured are the trainer's: the same key of the same source decodes to the same text, answer and
+// pixels as in the trainer's mixer (its per-sample colour / instruction / question stream).
+TEST_F(EvalLoss, SamplesAreTheTrainersDecodes) {
+  const auto tc = config::load_file<train::TrainConfig>(dir_.file("train.json"));
+  auto tok = std::make_shared<const text::Tokenizer>(text::Tokenizer::load(infer_testing::tokenizer_path()));
+  data::BadSampleCounter bad;
+  const auto ours = read_first_samples(tc.data, {}, 4, tok, tc.data_seed, bad);
+  ASSERT_EQ(ours.size(), 8u);  // 4 segment, then 4 vqa
+  train::Mixer mixer(tc.data, tok, tc.data_seed, 0, 1);
+  std::map<std::pair<int64_t, std::string>, std::shared_ptr<const train::TrainSample>> seen;
+  for (int mb = 0; mb < 12 && seen.size() < 8; ++mb)
+    for (const auto& smp : mixer.next().samples) seen[{smp->source, smp->key}] = smp;
+  ASSERT_EQ(seen.size(), 8u);
+  for (const auto& s : ours) {
+    const auto& t = *seen.at({s.source, s.key});
+    EXPECT_EQ(s.text, t.text) << s.key;
+    EXPECT_EQ(s.answer, t.answer) << s.key;
+    ASSERT_EQ(s.images.size(), t.images.size()) << s.key;
+    for (size_t k = 0; k < s.images.size(); ++k) EXPECT_EQ(s.images[k].pixels, t.images[k].pixels) << s.key << " " << k;
+  }
 }
 
 TEST_F(EvalLoss, BadNoiseFilesAndSourcesAreOneClearError) {
