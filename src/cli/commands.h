@@ -24,5 +24,6 @@ void register_eval(CLI::App& app);           // sgt eval cvbench | geneval | seg
 void register_eval_world(CLI::App& app);     // sgt eval world
 void register_eval_pope(CLI::App& app);      // sgt eval pope
 void register_eval_analysis(CLI::App& app);  // sgt eval probe | attention
+void register_eval_loss(CLI::App& app);      // sgt eval loss (called by register_eval)
 
 }  // namespace sgt::cli

@@ -29,7 +29,8 @@ namespace fs = std::filesystem;
 CLI::App* eval_command(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     if (sub->get_name() == "eval") return sub;
-  auto* cmd = app.add_subcommand("eval", "Benchmarks and analyses: cvbench, geneval, pope, probe, attention, seg, world");
+  auto* cmd =
+      app.add_subcommand("eval", "Benchmarks and analyses: cvbench, geneval, pope, probe, attention, seg, world, loss");
   cmd->require_subcommand(1);
   return cmd;
 }
@@ -211,6 +212,7 @@ void run_seg(const SegArgs& a) {
 
 void register_eval(CLI::App& app) {
   CLI::App* parent = eval_command(app);
+  register_eval_loss(app);
   {
     auto a = std::make_shared<CvArgs>();
     auto* cmd = parent->add_subcommand("cvbench", "Score CV-Bench answers ({idx, answer} JSONL) with Cambrian's rules, "

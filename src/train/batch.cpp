@@ -88,17 +88,28 @@ TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSamp
     std::vector<torch::Tensor> tokens, steps, targets;
     std::vector<int64_t> mse_idx, noisy_rows;  // sequence positions / rows in packed_vae_tokens of noisy tokens
     int64_t vae_rows = 0;                      // rows of packed_vae_tokens so far
-    for (const auto& img : pack.vae_images) {
+    for (size_t k = 0; k < pack.vae_images.size(); ++k) {
+      const auto& img = pack.vae_images[k];
       const auto& pixels = image_of(samples, img, "VAE");
       SGT_CHECK(pixels.width == img.grid_w * f && pixels.height == img.grid_h * f, "train.batch",
                 "VAE image {}x{} does not match its {}x{} grid of {}-pixel tokens", pixels.width, pixels.height,
                 img.grid_w, img.grid_h, f);
       auto latent = ae->encode(model::image_to_tensor(pixels).unsqueeze(0).to(dev))[0];  // [C, 2h, 2w]
+      if (opt.on_latent) opt.on_latent(static_cast<int64_t>(k), latent);
       auto x0 = model::patchify_latent(latent, lp).to(torch::kFloat32);                   // [h*w, D]
       const int64_t n = x0.size(0);
       if (img.noisy) {
         const double t = shift_timestep(1.0 / (1.0 + std::exp(-img.timestep_raw)), opt.timestep_shift);
-        auto eps = torch::randn(x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32)).to(dev);
+        torch::Tensor eps;
+        if (opt.noise) {
+          eps = opt.noise(static_cast<int64_t>(k), x0);
+          SGT_CHECK(eps.defined() && eps.sizes() == x0.sizes(), "train.batch",
+                    "noise of VAE image {} is {} but its latent tokens are {}", k,
+                    eps.defined() ? sgt::shape_str(eps.sizes().vec()) : "undefined", sgt::shape_str(x0.sizes().vec()));
+          eps = eps.to(dev, torch::kFloat32);
+        } else {
+          eps = torch::randn(x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32)).to(dev);
+        }
         tokens.push_back((1.0 - t) * x0 + t * eps);
         targets.push_back(eps - x0);
         steps.push_back(torch::full({n}, t, torch::kFloat32).to(dev));

@@ -6,6 +6,7 @@
 //   x_t = (1 - t')*x0 + t'*eps,  target velocity = eps - x0,     eps ~ N(0, I) from the batch generator
 // Clean (condition) images get t = 0 and x_t = x0. ViT images become (py, px, c) patches in [-1, 1].
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,13 @@ struct BatchOptions {
   // for backward (BAGEL-7B, 28 heads, at 4 K tokens: 1.9 GB per layer); on the CPU the loop costs little and the
   // O(L^2) scores cost more (0.32 vs 0.23 s per step of the tiny world, docs/benchmarks.md).
   AttentionChoice attention = AttentionChoice::kAuto;
+  // Given noise instead of draws (`sgt eval loss --noise`, docs/eval.md): when set, eps of the noisy VAE image
+  // pack.vae_images[k] is noise(k, x0) (float [n_tokens, patch_latent_dim], the shape of its clean latent tokens x0)
+  // and `gen` is not used for it. The trainer leaves it empty: eps ~ N(0, I) from gen, in pack order.
+  std::function<torch::Tensor(int64_t vae_image, const torch::Tensor& x0)> noise;
+  // Called with every VAE image's encoded latent [C, H/f, W/f] (k as above) before it is patchified: what BAGEL's
+  // Bagel.forward takes as padded_latent (the --save-inputs export).
+  std::function<void(int64_t vae_image, const torch::Tensor& latent)> on_latent;
   static constexpr int64_t kAutoPackedMaxScores = int64_t{1} << 26;  // 64 M scores: 256 MB in fp32 per layer
 };
 // The implementation BatchOptions::attention picks for a pack of `length` tokens and a decoder of `heads` query
@@ -58,7 +66,8 @@ model::AttentionImpl pick_attention(AttentionChoice attention, int64_t length, i
 model::AttentionImpl pick_attention(const std::string& attention, int64_t length, int64_t heads,
                                     torch::Device device);  // by name
 
-// samples[i] is the decoded sample of pack.sample_keys[i]. gen draws eps (seeded per micro-batch by the trainer).
+// samples[i] is the decoded sample of pack.sample_keys[i]. gen draws eps (seeded per micro-batch by the trainer)
+// unless opt.noise gives it; the raw timestep draws are the pack's (PackedImage::timestep_raw).
 TrainBatch build_batch(const data::Pack& pack, const std::vector<const TrainSample*>& samples,
                        const model::BagelConfig& cfg, model::AutoEncoder& ae, torch::Generator& gen,
                        const BatchOptions& opt);
