@@ -31,6 +31,10 @@ LlavaRecord parse_llava_record(std::string_view text, const std::string& where) 
     throw BadSampleError(kBadJson, "llava", fmt::format("{}: invalid JSON: {}", where, e.what()));
   }
   SGT_BAD_SAMPLE(j.is_object(), kBadJson, "llava", "{}: record is not a JSON object", where);
+  // BAGEL's vlm_sft also reads {"video": ...} records through a frame sampler; sgt has none, and training on the
+  // literal "<video>" text would be silently wrong.
+  SGT_BAD_SAMPLE(!j.contains("video"), BadSampleReason::kBadText, "llava",
+                 "{}: video records are not supported (no frame sampler)", where);
   LlavaRecord rec;
   if (auto id = j.find("id"); id != j.end()) rec.id = id->is_string() ? id->get<std::string>() : id->dump();
   if (auto img = j.find("image"); img != j.end() && !img->is_null()) {

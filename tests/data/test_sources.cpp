@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "data/depth_file.h"
 #include "data/image.h"
+#include "data/llava.h"
 #include "data/loader.h"
 #include "data/sources.h"
 #include "testing/testing.h"
@@ -162,6 +163,19 @@ TEST(Sources, ListLoaderSplitsRanksAndResumesExactly) {
   while (auto s = l.next()) resumed.push_back(s->key);
   EXPECT_EQ(straight, resumed);
   EXPECT_EQ(straight, loader_keys(c));
+}
+
+TEST(Sources, LlavaVideoRecordsAreRefused) {
+  const std::string video =
+      R"({"id": "v", "video": "a.mp4", "conversations": [{"from": "human", "value": "<video>\nWhat happens?"},
+      {"from": "gpt", "value": "A cat jumps."}]})";
+  try {
+    parse_llava_record(video, "f.jsonl:line 1");
+    ADD_FAILURE() << "a video record was accepted";
+  } catch (const BadSampleError& e) {
+    EXPECT_EQ(e.reason(), BadSampleReason::kBadText);
+    EXPECT_NE(std::string(e.what()).find("f.jsonl:line 1: video records are not supported"), std::string::npos);
+  }
 }
 
 TEST(Sources, DepthFilesMatchNumpy) {
