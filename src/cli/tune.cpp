@@ -81,6 +81,9 @@ void run_tune(const TuneArgs& a) {
     if (!evaluate) return;
     train::SourceConfig src = seg_source;
     src.shards = {heldout};
+    src.format = data::SourceFormat::kWebdataset;  // the held-out set is tar shards (--heldout), whatever trains
+    src.mask_root.clear();
+    src.mask_shards.clear();
     samples = eval::load_proxy_samples(src, cfg.data.sizes, std::make_shared<const text::Tokenizer>(t.tokenizer()),
                                        a.eval_samples, cfg.data_seed);
     start = eval::evaluate_proxy(t.model(), t.autoencoder(), t.tokenizer(), samples, src.task.task, gen, seg);

@@ -31,6 +31,10 @@ LlavaRecord parse_llava_record(std::string_view text, const std::string& where) 
     throw BadSampleError(kBadJson, "llava", fmt::format("{}: invalid JSON: {}", where, e.what()));
   }
   SGT_BAD_SAMPLE(j.is_object(), kBadJson, "llava", "{}: record is not a JSON object", where);
+  // BAGEL's vlm_sft also reads {"video": ...} records through a frame sampler; sgt has none, and training on the
+  // literal "<video>" text would be silently wrong.
+  SGT_BAD_SAMPLE(!j.contains("video"), BadSampleReason::kBadText, "llava",
+                 "{}: video records are not supported (no frame sampler)", where);
   LlavaRecord rec;
   if (auto id = j.find("id"); id != j.end()) rec.id = id->is_string() ? id->get<std::string>() : id->dump();
   if (auto img = j.find("image"); img != j.end() && !img->is_null()) {
@@ -60,6 +64,42 @@ LlavaRecord parse_llava_record(std::string_view text, const std::string& where) 
   SGT_BAD_SAMPLE(n == static_cast<int64_t>(rec.images.size()), kBadText, "llava",
                  "{}: {} <image> placeholders but {} images", where, n, rec.images.size());
   return rec;
+}
+
+namespace {
+std::string strip(std::string_view s) {
+  // Python's str.strip(): ASCII whitespace and the other Unicode spaces are rare in prompts; ASCII covers LLaVA.
+  const char* ws = " \t\n\r\f\v";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return std::string(s.substr(b, s.find_last_not_of(ws) - b + 1));
+}
+}  // namespace
+
+std::vector<ConversationPiece> conversation_pieces(const LlavaRecord& rec, int64_t num_images) {
+  std::vector<ConversationPiece> out;
+  int64_t next_image = 0;
+  for (const auto& t : rec.turns) {
+    if (t.is_user()) {
+      if (t.value.find(kImagePlaceholder) == std::string::npos) {
+        out.push_back({false, t.value, false, -1});
+        continue;
+      }
+      size_t begin = 0;
+      for (int64_t k = 0;; ++k) {
+        const size_t at = t.value.find(kImagePlaceholder, begin);
+        const std::string piece = strip(std::string_view(t.value).substr(
+            begin, at == std::string::npos ? std::string::npos : at - begin));
+        if (!piece.empty()) out.push_back({false, piece, false, -1});
+        if (at == std::string::npos) break;
+        if (k < num_images) out.push_back({true, {}, false, next_image++});
+        begin = at + kImagePlaceholder.size();
+      }
+    } else if (t.from == "gpt" || t.from == "assistant") {
+      out.push_back({false, t.value, true, -1});
+    }
+  }
+  return out;
 }
 
 struct LlavaJsonlReader::Impl {

@@ -49,6 +49,19 @@ class LlavaJsonlReader {
   int64_t line_ = 0;
 };
 
+// One element of a conversation in BAGEL's SFT order (BAGEL data/vlm_dataset.py,
+// SftJSONLIterableDataset.change_format): a "human"/"user" turn without "<image>" is one text piece as given; with
+// placeholders it is split at them, each piece stripped of surrounding whitespace and kept when non-empty, and the
+// k-th placeholder of the turn becomes an image when k < num_images; a "gpt"/"assistant" turn is one text piece with
+// loss (CE) as given; turns from other roles are left out. Images are numbered in order of appearance.
+struct ConversationPiece {
+  bool is_image = false;
+  std::string text;        // text pieces
+  bool loss = false;       // assistant text
+  int64_t image = -1;      // image pieces: index into the record's images
+};
+std::vector<ConversationPiece> conversation_pieces(const LlavaRecord& rec, int64_t num_images);
+
 struct LlavaSample {
   LlavaRecord record;
   std::vector<Image> images;  // RGB, in record.images order

@@ -21,6 +21,7 @@ void LoaderConfig::validate() const {
   SGT_CHECK(decode_threads <= kMaxDecodeThreads, "loader", "decode_threads {} is above the limit of {}",
             decode_threads, kMaxDecodeThreads);
   SGT_CHECK(max_bad_in_row >= 1, "loader", "max_bad_in_row {} must be >= 1", max_bad_in_row);
+  SGT_CHECK(records_per_unit >= 1, "loader", "records_per_unit {} must be >= 1", records_per_unit);
 }
 
 void LoaderState::validate() const {
@@ -38,8 +39,8 @@ namespace {
 // One consumer's samples for one epoch: its shard subset (or every G-th sample), through its shuffle buffer.
 class ConsumerStream {
  public:
-  ConsumerStream(const std::vector<std::string>& epoch_shards, int64_t g, int64_t G, uint64_t seed, int64_t epoch,
-                 int64_t buffer, BadSampleCounter* bad)
+  ConsumerStream(const SourceUnits& units, const std::vector<std::string>& epoch_shards, int64_t g, int64_t G,
+                 uint64_t seed, int64_t epoch, int64_t buffer, BadSampleCounter* bad)
       : g_(g), G_(G), buffer_(std::max<int64_t>(1, buffer)), bad_(bad),
         rng_(Rng::derive(seed ^ 0x5851f42d4c957f2dULL, static_cast<uint64_t>(epoch) * 1000003ULL + g)) {
     std::vector<std::string> mine;
@@ -49,7 +50,7 @@ class ConsumerStream {
     } else {
       for (size_t i = g; i < epoch_shards.size(); i += G) mine.push_back(epoch_shards[i]);
     }
-    reader_ = std::make_unique<WdsReader>(std::move(mine));
+    reader_ = units.open(std::move(mine));
   }
 
   bool next(WdsSample& out) {
@@ -76,8 +77,8 @@ class ConsumerStream {
       try {
         ok = reader_->next(s);
       } catch (const std::exception& e) {
-        if (bad_) bad_->record(e, reader_->current_shard());
-        reader_->skip_shard();
+        if (bad_) bad_->record(e, reader_->current_unit());
+        reader_->skip_unit();
         continue;
       }
       if (!ok) return false;
@@ -91,22 +92,22 @@ class ConsumerStream {
   Rng rng_;
   bool sample_level_ = false, eof_ = false;
   int64_t seen_ = 0;
-  std::unique_ptr<WdsReader> reader_;
+  std::unique_ptr<UnitStream> reader_;
   std::vector<WdsSample> buf_;
 };
 
 // A rank's order for one epoch: its workers' streams, interleaved round-robin.
 class EpochOrder {
  public:
-  EpochOrder(const LoaderConfig& cfg, const std::vector<std::string>& shards, int64_t epoch, BadSampleCounter* bad) {
-    std::vector<std::string> order = shards;
+  EpochOrder(const LoaderConfig& cfg, const SourceUnits& units, int64_t epoch, BadSampleCounter* bad) {
+    std::vector<std::string> order = units.units();
     if (cfg.shuffle_shards) {
       Rng r = Rng::derive(cfg.seed, static_cast<uint64_t>(epoch));
       r.shuffle(order);
     }
     const int64_t G = cfg.world_size * cfg.num_workers;
     for (int64_t w = 0; w < cfg.num_workers; ++w)
-      streams_.push_back(std::make_unique<ConsumerStream>(order, cfg.rank * cfg.num_workers + w, G, cfg.seed, epoch,
+      streams_.push_back(std::make_unique<ConsumerStream>(units, order, cfg.rank * cfg.num_workers + w, G, cfg.seed, epoch,
                                                           cfg.shuffle_buffer, bad));
     live_.assign(streams_.size(), true);
   }
@@ -145,7 +146,8 @@ void set_thread_start_hook_for_testing(ThreadStartHook hook) { g_thread_start_ho
 Loader::Loader(LoaderConfig cfg, DecodeFn decode, LoaderState resume)
     : cfg_(std::move(cfg)), decode_(std::move(decode)), state_(resume), start_(resume) {
   cfg_.validate();
-  shards_ = expand_shard_list(cfg_.shards);
+  units_ = SourceUnits::build(cfg_.format, cfg_.shards, cfg_.records_per_unit, cfg_.mask_shards);
+  shards_ = units_->units();
   SGT_CHECK(!shards_.empty(), "loader", "shard patterns {} expand to nothing", fmt::join(cfg_.shards, ", "));
   const int64_t wanted = 1 + cfg_.decode_threads;
   threads_.reserve(static_cast<size_t>(wanted));
@@ -237,7 +239,7 @@ void Loader::produce() {
     for (int64_t epoch = start_.epoch; cfg_.epochs <= 0 || epoch < cfg_.epochs; ++epoch) {
       int64_t skip = epoch == start_.epoch ? start_.position : 0;
       int64_t count = 0;
-      EpochOrder order(cfg_, shards_, epoch, &bad_);
+      EpochOrder order(cfg_, *units_, epoch, &bad_);
       WdsSample s;
       while (order.next(s)) {
         ++count;
@@ -353,10 +355,10 @@ LoaderState Loader::state() const {
 std::vector<std::string> loader_keys(const LoaderConfig& cfg_in, int64_t limit) {
   LoaderConfig cfg = cfg_in;
   cfg.validate();
-  const auto shards = expand_shard_list(cfg.shards);
+  const auto units = SourceUnits::build(cfg.format, cfg.shards, cfg.records_per_unit, cfg.mask_shards);
   std::vector<std::string> keys;
   for (int64_t epoch = 0; cfg.epochs <= 0 || epoch < cfg.epochs; ++epoch) {
-    EpochOrder order(cfg, shards, epoch, nullptr);
+    EpochOrder order(cfg, *units, epoch, nullptr);
     WdsSample s;
     int64_t count = 0;
     while (order.next(s)) {

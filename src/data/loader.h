@@ -1,6 +1,8 @@
 #pragma once
 // Deterministic multi-threaded webdataset loader with exact resume.
 //
+// Its unit of work is a tar shard, or a slice of a record list for the list formats (data/sources.h); "shard" below
+// means either.
 // Order: per epoch the shard list is shuffled with Rng::derive(seed, epoch) (identical on every rank), then split
 // among the G = world_size * num_workers consumers: consumer g = rank * num_workers + w takes shards g, g+G, ...
 // when there are at least G shards, otherwise every consumer reads all shards and keeps samples g, g+G, ... of the
@@ -31,6 +33,7 @@
 
 #include "core/rng.h"
 #include "data/bad_sample.h"
+#include "data/sources.h"
 #include "data/webdataset.h"
 
 namespace sgt::data {
@@ -39,7 +42,12 @@ namespace sgt::data {
 inline constexpr int64_t kMaxDecodeThreads = 256;
 
 struct LoaderConfig {
-  std::vector<std::string> shards;  // paths or brace patterns ("dir/world-train-{000000..000009}.tar")
+  // webdataset: paths or brace patterns ("dir/world-train-{000000..000009}.tar"); list formats: the list files or
+  // folders (data/sources.h), whose records are cut into units of records_per_unit.
+  std::vector<std::string> shards;
+  SourceFormat format = SourceFormat::kWebdataset;
+  int64_t records_per_unit = kDefaultRecordsPerUnit;
+  std::vector<std::string> mask_shards;  // webdataset: a mask shard per shard (SourceUnits::build, pair_shards)
   uint64_t seed = 0;
   int64_t rank = 0, world_size = 1;
   int64_t num_workers = 1;     // independent streams per rank, interleaved round-robin
@@ -59,6 +67,9 @@ struct LoaderConfig {
   template <class V>
   void visit(V&& v) {
     v("shards", shards);
+    v("format", format);
+    v("records_per_unit", records_per_unit);
+    v("mask_shards", mask_shards);
     v("seed", seed);
     v("rank", rank);
     v("world_size", world_size);
@@ -121,7 +132,7 @@ class Loader {
   // State after the last sample returned by next(): resuming from it continues right after that sample.
   LoaderState state() const;
   const BadSampleCounter& bad_samples() const { return bad_; }
-  const std::vector<std::string>& shards() const { return shards_; }
+  const std::vector<std::string>& shards() const { return shards_; }  // the units (tar shards or list slices)
 
  private:
   struct Slot {
@@ -142,6 +153,7 @@ class Loader {
 
   LoaderConfig cfg_;
   DecodeFn decode_;
+  std::shared_ptr<const SourceUnits> units_;
   std::vector<std::string> shards_;
   LoaderState state_;
   const LoaderState start_;

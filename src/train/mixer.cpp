@@ -73,6 +73,9 @@ Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, ui
   for (size_t i = 0; i < n; ++i) {
     data::LoaderConfig lc;
     lc.shards = cfg_.sources[i].shards;
+    lc.format = cfg_.sources[i].format;
+    lc.records_per_unit = cfg_.sources[i].records_per_unit;
+    lc.mask_shards = cfg_.sources[i].mask_shards;
     lc.seed = seed + 1000003ULL * i;
     lc.rank = consumer;
     lc.world_size = num_consumers;

@@ -6,8 +6,11 @@
 //          VAE size.
 //   vqa    (understanding, docs/model.md, "Training samples"): [ViT image] -> [question] -> [answer] with CE on the
 //          answer; images[0] = the image at the ViT size.
-// Sources read jpg + SA-1B json (+ depth.png) for proxy samples and jpg + cvbench.json (world) or LLaVA-style
-// conversations for VQA samples.
+//          LLaVA / BAGEL SFT records become multi-turn plans: [text | ViT image]* with CE on every assistant turn
+//          (conversation_plan); text-only records have no image.
+// Source formats (docs/data.md, "Sources"; data/sources.h): webdataset shards (jpg + SA-1B json, or jpg + a
+// pre-rendered mask.png, + depth.png; jpg + cvbench.json or a LLaVA json record), SAM-SGT file lists, extracted
+// SA-1B folders, LLaVA JSON arrays and JSONL files with images under image_root.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,7 +19,9 @@
 #include "core/rng.h"
 #include "data/image.h"
 #include "data/packing.h"
+#include "data/llava.h"
 #include "data/proxy_tasks.h"
+#include "data/sources.h"
 #include "data/webdataset.h"
 #include "text/tokenizer.h"
 
@@ -68,11 +73,30 @@ struct SourceConfig {
   bool mandatory = false;   // every micro-batch holds at least one sample of it (BAGEL's mandatory groups)
   data::ProxyTaskConfig task;  // proxy sources: which proxy task (segment by default; edge, depth, recon, ...)
   std::string instructions;    // proxy sources: instructions.json; empty = built-in templates
+  // Layout of `shards` (data/sources.h): tar shards, or list files / folders whose records are cut into units.
+  data::SourceFormat format = data::SourceFormat::kWebdataset;
+  int64_t records_per_unit = data::kDefaultRecordsPerUnit;
+  // Relative image paths of list records (sgt_list lines, LLaVA "image") are resolved against image_root.
+  std::string image_root;
+  // Pre-rendered segmentation targets: empty = SGT's rule (sam_selection -> sam_mask, jpg -> png) for sgt_list and a
+  // "mask.png" member for webdataset; else <mask_root>/<image stem>.png. Their resize to the image size is
+  // task.mask_resize (SGT's loader: bicubic).
+  std::string mask_root;
+  std::vector<std::string> mask_shards;  // webdataset: masks in their own tars, one per shard (data/sources.h)
+  // Depth targets read next to the image (list formats: <image path without extension><depth_suffix>; webdataset:
+  // the member "depth.png" or "depth.npy"), e.g. ".depth.png" (8/16-bit PNG) or ".npy" (float or integer, 2-D).
+  std::string depth_suffix;
   template <class V>
   void visit(V&& v) {
     v("name", name);
     v("kind", kind);
     v("shards", shards);
+    v("format", format);
+    v("records_per_unit", records_per_unit);
+    v("image_root", image_root);
+    v("mask_root", mask_root);
+    v("mask_shards", mask_shards);
+    v("depth_suffix", depth_suffix);
     v("weight", weight);
     v("mandatory", mandatory);
     v("task", task);
@@ -92,7 +116,10 @@ class SampleDecoder {
  private:
   TrainSample decode_proxy(data::WdsSample& raw, Rng& rng) const;
   TrainSample decode_vqa(data::WdsSample& raw, Rng& rng) const;
+  TrainSample decode_conversation(data::LlavaSample ls, uint64_t key) const;
+  void read_list_files(data::WdsSample& raw) const;  // list formats: the image, mask, json and depth files
   SourceConfig src_;
+  std::shared_ptr<const data::Instructions> instr_;
   int64_t index_;
   ImageSizes sizes_;
   std::shared_ptr<const text::Tokenizer> tok_;
@@ -102,5 +129,11 @@ class SampleDecoder {
 // Plan of a VQA sample: ViT image (CFG-droppable) -> question (no loss) -> answer (CE).
 data::SamplePlan vqa_plan(uint64_t key, int64_t vit_w, int64_t vit_h, std::vector<int64_t> question_ids,
                           std::vector<int64_t> answer_ids, int64_t vit_patch = 14);
+
+// Plan of a conversation (BAGEL data/vlm_dataset.py, SftJSONLIterableDataset.__iter__): one split per non-empty
+// tokenized piece of data::conversation_pieces (user text no loss, assistant text CE, images as ViT splits of
+// vit_side x vit_side, no CFG). Throws BadSampleError(kBadText) when no assistant text is left (BAGEL skips those).
+data::SamplePlan conversation_plan(uint64_t key, const std::vector<data::ConversationPiece>& pieces,
+                                   const text::Tokenizer& tok, int64_t vit_side, int64_t vit_patch = 14);
 
 }  // namespace sgt::train
