@@ -1,8 +1,6 @@
 // Depth files (data/depth_file.h).
 #include "data/depth_file.h"
 
-#include <spng.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -31,35 +29,20 @@ Image stretch(const std::vector<double>& v, int64_t w, int64_t h, const std::str
   return out;
 }
 
-struct SpngDel {
-  void operator()(spng_ctx* c) const { spng_ctx_free(c); }
-};
-
 }  // namespace
 
 Image decode_depth_png(std::span<const uint8_t> bytes, const std::string& name) {
-  std::unique_ptr<spng_ctx, SpngDel> ctx(spng_ctx_new(0));
-  SGT_CHECK(ctx, "depth", "{}: spng_ctx_new failed", name);
-  spng_ihdr ihdr{};
-  int rc = spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size());
-  if (rc == 0) rc = spng_set_image_limits(ctx.get(), kMaxSide, kMaxSide);
-  if (rc == 0) rc = spng_get_ihdr(ctx.get(), &ihdr);
-  SGT_BAD_SAMPLE(rc == 0, kCorrupt, "depth", "{}: corrupt PNG: {}", name, spng_strerror(rc));
-  if (!(ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth == 16)) {
-    // 8-bit or colour maps: their gray levels (PIL "L") as they are.
-    const Image g = convert_channels(decode_image(bytes, name), 1);
+  const ImageInfo info = probe_image(bytes, name);
+  if (info.format == ImageFormat::kPng && info.channels == 1) {
+    // 8- or 16-bit gray: the stored values (PIL's L / I;16, data::decode_png_u16), stretched at full precision
+    const Image16 g = decode_png_u16(bytes, name);
     std::vector<double> v(g.pixels.begin(), g.pixels.end());
     return stretch(v, g.width, g.height, name);
   }
-  size_t size = 0;
-  rc = spng_decoded_image_size(ctx.get(), SPNG_FMT_RAW, &size);
-  std::vector<uint8_t> raw(size);
-  if (rc == 0) rc = spng_decode_image(ctx.get(), raw.data(), raw.size(), SPNG_FMT_RAW, 0);
-  SGT_BAD_SAMPLE(rc == 0 && size == 2ull * ihdr.width * ihdr.height, kCorrupt, "depth", "{}: corrupt 16-bit PNG: {}",
-                 name, spng_strerror(rc));
-  std::vector<double> v(static_cast<size_t>(ihdr.width) * ihdr.height);
-  for (size_t i = 0; i < v.size(); ++i) v[i] = (raw[2 * i] << 8) | raw[2 * i + 1];  // PNG samples are big-endian
-  return stretch(v, ihdr.width, ihdr.height, name);
+  // Colour maps (or a JPEG): their gray levels (PIL "L") as they are.
+  const Image g = convert_channels(decode_image(bytes, name), 1);
+  std::vector<double> v(g.pixels.begin(), g.pixels.end());
+  return stretch(v, g.width, g.height, name);
 }
 
 Image decode_depth_npy(std::span<const uint8_t> b, const std::string& name) {

@@ -239,6 +239,7 @@ void Loader::produce() {
     for (int64_t epoch = start_.epoch; cfg_.epochs <= 0 || epoch < cfg_.epochs; ++epoch) {
       int64_t skip = epoch == start_.epoch ? start_.position : 0;
       int64_t count = 0;
+      const int64_t bad_before = bad_.total();
       EpochOrder order(cfg_, *units_, epoch, &bad_);
       WdsSample s;
       while (order.next(s)) {
@@ -252,6 +253,12 @@ void Loader::produce() {
         if (stop_) return;
       }
       if (count == 0) {
+        // Nothing came out of the epoch because every shard failed (missing, truncated, an unsupported URL, a
+        // failing pipe): an error naming them, not a quiet end of the data.
+        SGT_CHECK(bad_.total() == bad_before, "loader", "{}: epoch {} gave no sample on rank {}: its shards could not be read ({})",
+                  cfg_.name.empty() ? fmt::format("shards {}", fmt::join(cfg_.shards, ", "))
+                                    : fmt::format("source '{}'", cfg_.name),
+                  epoch, cfg_.rank, bad_.summary());
         log::warn("loader: rank {} has no samples in epoch {} ({} shards); stopping", cfg_.rank, epoch,
                   shards_.size());
         break;

@@ -12,10 +12,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
-#include "data/webdataset.h"
+#include "data/loader.h"
 #include "io/torch_tensors.h"
 #include "model/image_tokens.h"
 #include "train/losses.h"
+#include "train/mixer.h"
 #include "train/samples.h"
 
 namespace sgt::eval {
@@ -115,21 +116,23 @@ std::vector<train::TrainSample> read_first_samples(const train::MixConfig& mix, 
   for (size_t si = 0; si < mix.sources.size(); ++si) {
     const auto& src = mix.sources[si];
     if (!only.empty() && std::find(only.begin(), only.end(), src.name) == only.end()) continue;
-    train::SampleDecoder dec(src, static_cast<int64_t>(si), mix.sizes, tok);
-    data::WdsReader reader(data::expand_shard_list(src.shards));
-    data::WdsSample raw;
+    // The trainer's loader of this source (train::source_loader_config: every format, the same per-sample decode
+    // stream, so the same colours, instruction and question), read in order once.
+    data::LoaderConfig lc = train::source_loader_config(mix, si, data_seed);
+    lc.shuffle_shards = false;
+    lc.shuffle_buffer = 1;
+    lc.epochs = 1;
+    lc.decode_threads = 1;
+    auto dec = std::make_shared<train::SampleDecoder>(src, static_cast<int64_t>(si), mix.sizes, tok);
+    data::Loader loader(lc, [dec](data::WdsSample& raw, Rng& rng) -> std::any { return dec->decode(raw, rng); });
     int64_t n = 0;
-    while (n < limit && reader.next(raw)) {
-      try {
-        // The trainer's decode stream of this source (train/mixer.cpp: loader seed data_seed + 1000003 * source;
-        // data/loader.cpp sample_rng without per-epoch streams): the same colours, instruction and question.
-        Rng rng = Rng::derive(data_seed + 1000003ULL * si, hash64(raw.key));
-        out.push_back(dec.decode(raw, rng));
-        ++n;
-      } catch (const data::BadSampleError& e) {
-        bad.record(e, src.name + " " + raw.key);
-      }
+    while (n < limit) {
+      auto s = loader.next();
+      if (!s) break;
+      out.push_back(std::any_cast<train::TrainSample&&>(std::move(s->value)));
+      ++n;
     }
+    bad.merge(loader.bad_samples());
     SGT_CHECK(n > 0, kC, "source '{}': no usable sample in {} ({})", src.name, fmt::join(src.shards, ", "),
               bad.summary());
   }

@@ -55,6 +55,18 @@ MixerState MixerState::from_json(const std::string& text) {
   return config::from_json<MixerState>(config::parse(text, "mixer state"), "mixer state");
 }
 
+data::LoaderConfig source_loader_config(const MixConfig& mix, size_t source, uint64_t data_seed) {
+  const auto& src = mix.sources.at(source);
+  data::LoaderConfig lc;
+  lc.shards = src.shards;
+  lc.format = src.format;
+  lc.records_per_unit = src.records_per_unit;
+  lc.mask_shards = src.mask_shards;
+  lc.seed = data_seed + 1000003ULL * source;
+  lc.name = src.name;  // a source with nothing decodable is an error naming it (data/loader.h)
+  return lc;
+}
+
 Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, uint64_t seed, int64_t consumer,
              int64_t num_consumers, std::optional<MixerState> resume)
     : cfg_(std::move(cfg)), seed_(seed), consumer_(consumer), rng_(Rng::derive(seed, 0x6d6978ULL + consumer)) {
@@ -71,18 +83,12 @@ Mixer::Mixer(MixConfig cfg, std::shared_ptr<const text::Tokenizer> tokenizer, ui
     placed_ = resume->loaders;
   }
   for (size_t i = 0; i < n; ++i) {
-    data::LoaderConfig lc;
-    lc.shards = cfg_.sources[i].shards;
-    lc.format = cfg_.sources[i].format;
-    lc.records_per_unit = cfg_.sources[i].records_per_unit;
-    lc.mask_shards = cfg_.sources[i].mask_shards;
-    lc.seed = seed + 1000003ULL * i;
+    data::LoaderConfig lc = source_loader_config(cfg_, i, seed);
     lc.rank = consumer;
     lc.world_size = num_consumers;
     lc.decode_threads = cfg_.decode_threads;
     lc.shuffle_buffer = cfg_.shuffle_buffer;
     lc.epochs = 0;  // endless: steps, not epochs, bound a run
-    lc.name = cfg_.sources[i].name;  // a source with nothing decodable is an error naming it (data/loader.h)
     auto decoder = std::make_shared<SampleDecoder>(cfg_.sources[i], static_cast<int64_t>(i), cfg_.sizes, tokenizer);
     auto fn = [decoder](data::WdsSample& raw, Rng& rng) -> std::any {
       return std::make_shared<const TrainSample>(decoder->decode(raw, rng));

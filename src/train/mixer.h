@@ -77,6 +77,10 @@ struct MicroBatch {
   std::vector<int64_t> per_source;                          // samples per source
 };
 
+// The loader of mix.sources[source] as the trainer reads it (shards or records, format, its seed data_seed +
+// 1000003 * source, which also seeds each sample's decode stream); rank, workers and shuffle left at their defaults.
+data::LoaderConfig source_loader_config(const MixConfig& mix, size_t source, uint64_t data_seed);
+
 class Mixer {
  public:
   // seed: the data seed (same on every rank); consumer / num_consumers as above.

@@ -162,6 +162,8 @@ TrainSample SampleDecoder::decode_proxy(data::WdsSample& raw, Rng& rng) const {
   ps.image = load_rgb(raw, prerendered ? 0 : std::min(sizes_.vit_side, sizes_.vae_side));
   if (raw.has("json")) {
     auto rec = data::parse_sa1b_json(as_text(raw.at("json")), raw.key + ".json", src_.task.max_masks);
+    // A JPEG whose size is not the JSON's (e.g. transposed) is a bad sample, not stretched onto the masks.
+    if (raw.has("jpg")) data::check_sa1b_image_size(raw.at("jpg"), rec, raw.key + ".jpg");
     for (auto& ann : rec.annotations) ps.instances.push_back(std::move(ann.segmentation));
     // With DCT scaling the decoded image can be smaller than the masks: bring it to the mask size.
     if (!ps.instances.empty() && (ps.instances[0].width != ps.image.width ||

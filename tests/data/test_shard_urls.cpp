@@ -258,5 +258,23 @@ TEST(ShardUrls, LoaderResumesExactlyOverPipes) {
   EXPECT_EQ(head, all);
 }
 
+// A loader whose every shard fails (missing, an unsupported URL, a failing pipe) is an error naming the source and
+// the reasons, not an empty stream that a caller would take for the end of the data.
+TEST(ShardUrls, LoaderWhoseShardsAllFailIsAnError) {
+  testing::TempDir dir("all-fail");
+  LoaderConfig cfg;
+  cfg.name = "seg";
+  cfg.shards = {dir.file("missing-000.tar"), "http://example.com/a.tar", "pipe:exit 3"};
+  Loader l(cfg);
+  const auto msg = testing::error_message([&] {
+    while (l.next()) {
+    }
+  });
+  EXPECT_NE(msg.find("source 'seg'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("could not be read"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing_shard"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unsupported_url"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace sgt::data

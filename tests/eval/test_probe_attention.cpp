@@ -1,5 +1,6 @@
 // Linear probe against scikit-learn (tools/eval_ref.py logreg); attention shares against hand-computed values.
 #include <gtest/gtest.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
 #include <fstream>
@@ -117,7 +118,15 @@ TEST(Attention, SharesHandComputed) {
   const std::vector<KeyType> types = {K::kText, K::kVit, K::kVit, K::kVae, K::kVae, K::kText};
   const int64_t L = 6, H = 4, Hkv = 2, d = 8;
   torch::Tensor q = torch::zeros({L, H, d});
-  torch::Tensor k = torch::randn({L, Hkv, d});
+  // Keys: per kv head, L orthonormal rows (a seeded QR), so a query along one key gives every other key a zero
+  // score: its weight is exp(100 / sqrt(d)) times theirs, whatever the draw (an unseeded randn let another,
+  // longer key win now and then).
+  torch::Tensor k = torch::empty({L, Hkv, d});
+  auto gen = at::detail::createCPUGenerator(11);
+  for (int64_t h = 0; h < Hkv; ++h) {
+    auto [qm, r] = at::linalg_qr(torch::randn({d, d}, gen));
+    k.select(1, h).copy_(qm.t().slice(0, 0, L));
+  }
   AttentionShares s = shares_from_qk(q, k, {5}, types);
   EXPECT_NEAR(s.text, 2.0 / 6, 1e-6);
   EXPECT_NEAR(s.vit, 2.0 / 6, 1e-6);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <any>
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -20,6 +21,8 @@
 #include "testing/testing.h"
 #include "train/mixer.h"
 #include "train/samples.h"
+#include "train/trainer.h"
+#include "model/registry.h"
 
 using namespace sgt;
 
@@ -411,3 +414,39 @@ TEST(TrainSources, TuneTrainsOnEveryFormat) {
   });
   EXPECT_EQ(steps, 2);
 }
+
+// Every JSON shipped under configs/ reads through its typed struct (unknown keys are errors there) and validates:
+// model configs through the registry, the others as TrainConfigs (the SGT-BAGEL recipe, the tiny sources recipe).
+TEST(TrainConfigFiles, EveryShippedConfigParses) {
+  namespace fs = std::filesystem;
+  int64_t models = 0, recipes = 0;
+  bool sgt_bagel = false;
+  for (const auto& e : fs::recursive_directory_iterator(sgt::testing::source_dir() + "/configs")) {
+    if (e.path().extension() != ".json") continue;
+    const std::string path = e.path().string();
+    SCOPED_TRACE(path);
+    if (e.path().parent_path().filename() == "model") {
+      EXPECT_NO_THROW(model::load_model_config(path));
+      ++models;
+      continue;
+    }
+    train::TrainConfig c;
+    ASSERT_NO_THROW(c = config::from_json<train::TrainConfig>(config::load_json_file(path), path));
+    EXPECT_NO_THROW(c.validate());
+    EXPECT_FALSE(c.data.sources.empty());
+    ++recipes;
+    if (e.path().filename() == "sgt-bagel-7b.json") {
+      sgt_bagel = true;
+      // The reference's mix (song2yu/SGT high_mixed_sam.yaml): both mandatory, VQA five times the segmentation.
+      ASSERT_EQ(c.data.sources.size(), 2u);
+      EXPECT_TRUE(c.data.sources[0].mandatory && c.data.sources[1].mandatory);
+      EXPECT_EQ(c.data.sources[1].weight / c.data.sources[0].weight, 5.0);
+      EXPECT_EQ(c.data.sources[0].format, data::SourceFormat::kSgtList);
+      EXPECT_EQ(c.data.sources[1].format, data::SourceFormat::kLlavaJson);
+    }
+  }
+  EXPECT_GE(models, 1);
+  EXPECT_GE(recipes, 2);
+  EXPECT_TRUE(sgt_bagel);
+}
+
