@@ -6,6 +6,7 @@
 #include <parquet/exception.h>
 
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 
@@ -129,7 +130,8 @@ ParquetInfo parquet_info(const std::string& path) {
   return info;
 }
 
-void for_each_parquet_row(const std::string& path, const std::vector<std::string>& columns, const ParquetRowFn& fn) {
+void for_each_parquet_row(const std::string& path, const std::vector<std::string>& columns, const ParquetRowFn& fn,
+                          int64_t first, int64_t count) {
   const auto reader = open_reader(path);
   std::shared_ptr<arrow::Schema> schema;
   check(reader->GetSchema(&schema), path, "cannot read the schema");
@@ -142,8 +144,16 @@ void for_each_parquet_row(const std::string& path, const std::vector<std::string
     for (const auto& f : schema->fields()) have += (have.empty() ? "" : ", ") + f->name();
     SGT_FAIL(kC, "{} has no column '{}' (columns: {})", path, n, have);
   }
+  SGT_CHECK(first >= 0, kC, "{}: first row {} must be >= 0", path, first);
+  const int64_t end = count < 0 ? std::numeric_limits<int64_t>::max() : first + count;
+  const auto meta = reader->parquet_reader()->metadata();
   int64_t row = 0;
-  for (int g = 0; g < reader->num_row_groups(); ++g) {
+  for (int g = 0; g < reader->num_row_groups() && row < end; ++g) {
+    const int64_t group_rows = meta->RowGroup(g)->num_rows();
+    if (row + group_rows <= first) {  // wholly before the range: not decoded
+      row += group_rows;
+      continue;
+    }
     std::shared_ptr<arrow::Table> table;
     try {
       table = unwrap(reader->ReadRowGroup(g), path, "cannot read a row group");
@@ -154,7 +164,8 @@ void for_each_parquet_row(const std::string& path, const std::vector<std::string
     table = unwrap(table->CombineChunks(), path, "cannot combine chunks");
     std::vector<std::shared_ptr<arrow::Array>> cols;
     for (const auto& n : names) cols.push_back(table->GetColumnByName(n)->chunk(0));
-    for (int64_t i = 0; i < table->num_rows(); ++i, ++row) {
+    for (int64_t i = 0; i < table->num_rows() && row < end; ++i, ++row) {
+      if (row < first) continue;
       const std::string where = path + " row " + std::to_string(row);
       nlohmann::json j = nlohmann::json::object();
       for (size_t c = 0; c < names.size(); ++c) j[names[c]] = to_json(*cols[c], i, where);

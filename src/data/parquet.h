@@ -27,7 +27,10 @@ ParquetInfo parquet_info(const std::string& path);
 // by name (empty: all); a name the file lacks is an error listing the columns it has. One row group is decoded at a
 // time. Errors (not a parquet file, truncated, unsupported column type) are sgt::Error naming the file.
 using ParquetRowFn = std::function<void(const nlohmann::json& row, const std::string& where)>;
-void for_each_parquet_row(const std::string& path, const std::vector<std::string>& columns, const ParquetRowFn& fn);
+// first / count (count < 0: to the end) select rows [first, first + count); row groups wholly outside are skipped
+// without decoding.
+void for_each_parquet_row(const std::string& path, const std::vector<std::string>& columns, const ParquetRowFn& fn,
+                          int64_t first = 0, int64_t count = -1);
 
 // True when the file starts and ends with Parquet's magic "PAR1" (cheap format sniffing for readers that accept
 // JSONL or parquet).

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "data/bad_sample.h"
+#include "data/parquet.h"
 
 namespace sgt::data {
 namespace fs = std::filesystem;
@@ -181,6 +182,15 @@ class ListUnitStream : public UnitStream {
         continue;
       }
       const auto& file = (*files_)[sl.file];
+      if (src_->format() == SourceFormat::kLlavaParquet) {
+        // The unit's rows are decoded from their row group(s) once, then handed out one by one.
+        if (k_ == 0) rows_ = read_parquet_rows(file.path, sl.first, sl.count);
+        SGT_CHECK(rows_.size() == static_cast<size_t>(sl.count), "data.sources",
+                  "{}: rows {}-{} gave {} rows (the file changed since it was indexed?)", file.path, sl.first,
+                  sl.first + sl.count - 1, rows_.size());
+        s = std::move(rows_[k_++]);
+        return true;
+      }
       const int64_t r = sl.first + k_++;
       s = WdsSample{};
       s.url = file.path;
@@ -216,6 +226,7 @@ class ListUnitStream : public UnitStream {
   }
 
  private:
+  std::vector<WdsSample> rows_;  // llava_parquet: the current unit's rows
   std::vector<uint8_t> read_span(const std::string& path, const RecordSpan& span) {
     if (open_path_ != path) {
       f_ = std::ifstream(path, std::ios::binary);
@@ -287,9 +298,14 @@ std::shared_ptr<const SourceUnits> SourceUnits::build(SourceFormat format, const
         n = static_cast<int64_t>(file.stems.size());
         break;
       case SourceFormat::kLlavaJson: file.records = index_json_array(path); break;
+      case SourceFormat::kLlavaParquet:
+        SGT_CHECK(std::filesystem::is_regular_file(path), "data.sources", "parquet file {} does not exist", path);
+        n = parquet_info(path).rows;
+        break;
       default: file.records = index_lines(path); break;
     }
-    if (format != SourceFormat::kSa1bFolder) n = static_cast<int64_t>(file.records.size());
+    if (format != SourceFormat::kSa1bFolder && format != SourceFormat::kLlavaParquet)
+      n = static_cast<int64_t>(file.records.size());
     SGT_CHECK(n > 0, "data.sources", "{} holds no records ({})", path, name_of(format));
     const auto fi = static_cast<int64_t>(out->files_.size());
     for (int64_t first = 0; first < n; first += records_per_unit) {

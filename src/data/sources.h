@@ -10,6 +10,8 @@
 //   sa1b_folder   key = image stem, "path" = <folder>/sa_X.jpg (its .json beside it)
 //   llava_json    key = "record N" (0-based element of the array), "json" = the element's bytes
 //   llava_jsonl   key = "line N" (1-based), "json" = the line; BAGEL's vlm_sft JSONL is this format
+//   llava_parquet key = "row N" (0-based), "row.cbor" = the row (CBOR keeps binary image cells); the decoder turns
+//                 it into the shard form of a LLaVA record (parquet_row_sample). A unit's rows are read together.
 // url is the list file (or folder), so a bad sample's message reads "<file>:record 12: ...".
 //
 // Indexing keeps only (offset, length) per record (16 bytes; ~10 MiB for LLaVA's 665k records), never a DOM of the
@@ -20,17 +22,19 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/enum_names.h"
 #include "data/webdataset.h"
 
 namespace sgt::data {
 
-enum class SourceFormat { kWebdataset, kSgtList, kSa1bFolder, kLlavaJson, kLlavaJsonl };
+enum class SourceFormat { kWebdataset, kSgtList, kSa1bFolder, kLlavaJson, kLlavaJsonl, kLlavaParquet };
 constexpr auto enum_names(SourceFormat) {
   using F = SourceFormat;
   return std::array{EnumName{F::kWebdataset, "webdataset"}, EnumName{F::kSgtList, "sgt_list"},
                     EnumName{F::kSa1bFolder, "sa1b_folder"}, EnumName{F::kLlavaJson, "llava_json"},
-                    EnumName{F::kLlavaJsonl, "llava_jsonl"}};
+                    EnumName{F::kLlavaJsonl, "llava_jsonl"}, EnumName{F::kLlavaParquet, "llava_parquet"}};
 }
 
 // Default records per unit of a list source: small enough that 8 ranks x 4 workers split a 190k-line list evenly,
@@ -50,6 +54,14 @@ struct RecordSpan {
 std::vector<RecordSpan> index_json_array(const std::string& path);
 // Non-blank lines (JSONL records, file-list lines; trailing "\r" and blanks trimmed).
 std::vector<RecordSpan> index_lines(const std::string& path);
+
+// llava_parquet (data/parquet_source.cpp): rows [first, first + count) of a parquet file as samples carrying the
+// row; and a row -> the shard form of a LLaVA record ("json" + image members "0.jpg", ...): columns "id",
+// "conversations" (a list of {"from", "value"} or that list as a JSON string) and "image" (an HF Image struct
+// {"bytes", "path"}, raw bytes or null) and/or "images" (a list of them). Bad cells throw BadSampleError naming
+// url and key.
+std::vector<WdsSample> read_parquet_rows(const std::string& path, int64_t first, int64_t count);
+WdsSample parquet_row_sample(const nlohmann::json& row, const std::string& url, const std::string& key);
 
 // Streams the samples of a list of units (one consumer's share of an epoch).
 class UnitStream {

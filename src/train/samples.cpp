@@ -11,6 +11,7 @@
 #include "data/instructions.h"
 #include "data/resize.h"
 #include "data/sa1b.h"
+#include "data/sources.h"
 
 namespace sgt::train {
 namespace {
@@ -61,7 +62,7 @@ void ImageSizes::check_model(int64_t vit_patch, int64_t vae_pixels_per_token) co
 void SourceConfig::validate() const {
   SGT_CHECK(!shards.empty(), "train.config", "source '{}' has no shards", name);
   using F = data::SourceFormat;
-  const bool vqa_format = format == F::kLlavaJson || format == F::kLlavaJsonl;
+  const bool vqa_format = format == F::kLlavaJson || format == F::kLlavaJsonl || format == F::kLlavaParquet;
   const bool proxy_format = format == F::kSgtList || format == F::kSa1bFolder;
   // A LLaVA file is not SA-1B data (and a file list holds no conversations): refuse the pairing before any read.
   SGT_CHECK(!(vqa_format && kind != SourceKind::kVqa) && !(proxy_format && kind != SourceKind::kProxy), "train.config",
@@ -260,6 +261,16 @@ TrainSample SampleDecoder::decode_vqa(data::WdsSample& raw, Rng& rng) const {
   if (src_.format == F::kLlavaJson || src_.format == F::kLlavaJsonl) {
     auto rec = data::parse_llava_record(as_text(raw.at("json")), raw.url + ":" + raw.key);
     return decode_conversation(data::load_llava_images(std::move(rec), src_.image_root, sizes_.vit_side),
+                               hash64(raw.key));
+  }
+  if (src_.format == F::kLlavaParquet) {
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::from_cbor(raw.at("row.cbor"));
+    } catch (const std::exception& e) {
+      SGT_BAD_SAMPLE(false, data::BadSampleReason::kBadJson, "train.samples", "{} {}: {}", raw.url, raw.key, e.what());
+    }
+    return decode_conversation(data::decode_llava_wds(data::parquet_row_sample(row, raw.url, raw.key), sizes_.vit_side),
                                hash64(raw.key));
   }
   if (!raw.has("cvbench.json") && raw.has("json"))
