@@ -9,7 +9,10 @@
 // a fixed seed. Weights and batches go to <tmp>/weights.safetensors, <tmp>/batches.safetensors, <tmp>/bench.json.
 // Timed: step s (1-based) uses micro-batch (s-1) % K (grad_accum 1, as the recipe); step 1 is warm-up, steps
 // 2..steps+1 are timed; tokens/s = timed tokens / timed seconds.
-// Usage: bench_train [steps=6] [threads=1,2] [micro_batches=3] [rounds=1]
+// Usage: bench_train [steps=6] [threads=1,2] [micro_batches=3] [rounds=1] [variant=compare]
+// variant full | lora: ours only (no Python), full tuning or LoRA (r 16, alpha 32, the default decoder targets,
+// base frozen: model/lora.h), printing ms/step, trainable parameters and the process's peak RSS; run each variant in
+// its own process so the peaks compare (docs/benchmarks/train.md, "LoRA vs full tuning").
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -28,6 +31,7 @@
 
 #include "core/config.h"
 #include "data/world.h"
+#include "model/lora.h"
 #include "io/state_dict.h"
 #include "io/torch_tensors.h"
 #include "model/autoencoder.h"
@@ -151,6 +155,7 @@ void write_setup(const Setup& s, const sgt::testing::TempDir& tmp) {
 struct RunResult {
   std::vector<double> losses;  // every step, warm-up included
   double tokens_per_s = 0, tokens_per_cpu_s = 0, step_ms = 0, fwd_bwd_ms = 0, opt_ms = 0;
+  int64_t trainable = 0;  // parameters the optimizer updates
 };
 
 // CPU seconds of this process (all threads), user + system.
@@ -165,7 +170,8 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 
 // One fresh model from the saved weights, `steps` + 1 optimizer steps exactly as Trainer::train_step does them.
-RunResult run_ours(const Setup& s, int64_t steps) {
+// With lora: adapters attached after the weights are copied, and only they train.
+RunResult run_ours(const Setup& s, int64_t steps, const model::LoraConfig* lora = nullptr) {
   model::Bagel model(s.cfg);
   {
     torch::NoGradGuard g;
@@ -174,10 +180,16 @@ RunResult run_ours(const Setup& s, int64_t steps) {
   }
   model->train();
   std::vector<torch::Tensor> params;
-  for (const auto& n : s.trainable) params.push_back(model->named_parameters()[n]);
+  if (lora) {
+    model::add_lora(*model, *lora);
+    params = model::freeze_all_but_lora(*model);
+  } else {
+    for (const auto& n : s.trainable) params.push_back(model->named_parameters()[n]);
+  }
   train::AdamWOptions o;  // betas 0.9 / 0.95, eps 1e-15, no weight decay (the recipe's)
   train::AdamW opt(params, o, nullptr);
   RunResult r;
+  for (const auto& p : params) r.trainable += p.numel();
   double seconds = 0, cpu = 0, fwd_bwd = 0, optim = 0;
   int64_t tokens = 0;
   for (int64_t step = 0; step <= steps; ++step) {
@@ -244,6 +256,11 @@ int main(int argc, char** argv) {
   const std::vector<double> threads_list = parse_list(argc > 2 ? argv[2] : "1,2");
   const int64_t micro_batches = argc > 3 ? std::atoll(argv[3]) : 3;
   const int rounds = argc > 4 ? std::atoi(argv[4]) : 1;
+  const std::string variant = argc > 5 ? argv[5] : "compare";
+  if (variant != "compare" && variant != "full" && variant != "lora") {
+    std::fprintf(stderr, "bench_train: variant must be compare, full or lora (got %s)\n", variant.c_str());
+    return 1;
+  }
   try {
     sgt::testing::TempDir tmp("bench_train");
     torch::set_num_threads(2);
@@ -269,6 +286,24 @@ int main(int argc, char** argv) {
                 static_cast<long long>(mse), static_cast<long long>(steps),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fflush(stdout);
+    if (variant != "compare") {
+      model::LoraConfig lc;
+      lc.enabled = true;
+      lc.r = 16;
+      lc.alpha = 32;
+      for (double th : threads_list) {
+        torch::set_num_threads(static_cast<int>(th));
+        const RunResult r = run_ours(s, steps, variant == "lora" ? &lc : nullptr);
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        std::printf("variant %s threads=%d (load %s): %.1f ms/step (fwd+bwd %.1f / optimizer %.1f), %.1f tokens/s, "
+                    "%.3f M trainable, step-1 loss %.9g, peak RSS %.0f MB\n",
+                    variant.c_str(), static_cast<int>(th), load_average().c_str(), r.step_ms, r.fwd_bwd_ms, r.opt_ms,
+                    r.tokens_per_s, r.trainable / 1e6, r.losses.at(0), u.ru_maxrss / 1024.0);
+        std::fflush(stdout);
+      }
+      return 0;
+    }
     bool ok = true;
     for (int round = 0; round < rounds; ++round) {
       for (double th : threads_list) {

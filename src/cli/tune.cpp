@@ -37,6 +37,7 @@ struct TuneArgs {
   double cfg_text = 1.0, cfg_img = 1.0;
   bool no_eval = false;
   bool restart = false;
+  bool merge_lora = false;
 };
 
 nlohmann::ordered_json scores(const eval::ProxyEvalResult& r, int64_t step) {
@@ -54,6 +55,7 @@ void run_tune(const TuneArgs& a) {
   if (!a.precision.empty()) req.precision = enum_from_name<train::Precision>(a.precision, "--precision");
   if (!a.attention.empty()) req.attention = enum_from_name<train::AttentionChoice>(a.attention, "--attention");
   req.steps = a.steps, req.pretrain_steps = a.pretrain_steps, req.restart = a.restart;
+  req.merge_lora = a.merge_lora;
   train::TunePlan plan = train::plan_tune(req);
   const train::TrainConfig& cfg = plan.main;
   const std::string heldout = !a.heldout.empty() ? a.heldout : plan.heldout;
@@ -178,6 +180,9 @@ void register_tune(CLI::App& app) {
   cmd->add_flag("--restart", a->restart,
                 "start over although the run folder holds checkpoints (they and metrics.jsonl move into "
                 "RUN/previous-<time>/ first; without it that is an error)");
+  cmd->add_flag("--merge-lora", a->merge_lora,
+                "with lora.enabled in the config: also write RUN/merged/model.safetensors (W + scaling * B A) at the end "
+                "(config key merge_lora)");
   cmd->callback([a] { run_tune(*a); });
 }
 

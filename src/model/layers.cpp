@@ -43,7 +43,15 @@ void LinearImpl::reset_parameters() {
   }
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::nn::functional::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  auto y = torch::nn::functional::linear(x, weight, bias);
+  if (!lora_A) return y;
+  // PEFT tuners/lora/layer.py, Linear.forward: dropout only on the A path's input, in training.
+  auto xa = x.to(lora_A->weight.scalar_type());
+  if (lora_dropout > 0.0 && is_training()) xa = torch::dropout(xa, lora_dropout, /*train=*/true);
+  auto delta = torch::nn::functional::linear(torch::nn::functional::linear(xa, lora_A->weight), lora_B->weight);
+  return (y + delta * lora_scaling).to(y.scalar_type());
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t dim) {
   weight = register_parameter("weight", new_param({num, dim}, [](torch::Tensor& t) { torch::nn::init::normal_(t); }));

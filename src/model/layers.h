@@ -40,12 +40,17 @@ torch::Tensor fixed_param(const torch::Tensor& values);
 
 // y = x W^T + b; weight [out, in], bias [out] (absent when !bias). Init as torch::nn::Linear (kaiming-uniform a=sqrt5,
 // bias U(-1/sqrt(in), 1/sqrt(in))).
+// With a LoRA adapter attached (model/lora.h, docs/training.md "LoRA"): y += scaling * B(A(dropout(x))), x cast to
+// the adapter's dtype and the sum cast back to y's, as PEFT's lora.Linear.forward. lora_A [r, in] and lora_B [out, r]
+// are registered submodules, so their names are `<path>.lora_A.weight` / `<path>.lora_B.weight`.
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias = true);
   torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
   void reset_parameters();                        // libtorch's draws, in place
   torch::Tensor weight, bias;
+  std::shared_ptr<LinearImpl> lora_A, lora_B;  // null: no adapter
+  double lora_scaling = 0.0, lora_dropout = 0.0;
 };
 TORCH_MODULE(Linear);
 

@@ -73,6 +73,8 @@ void TrainConfig::validate() const {
             "save_every {}, log_every {}, max_nonfinite_in_row {}", save_every, log_every, max_nonfinite_in_row);
   data.validate();
   lr.validate();
+  lora.validate();
+  SGT_CHECK(!merge_lora || lora.enabled, kC, "merge_lora needs lora.enabled");
 }
 
 std::string StepMetrics::to_json() const {
@@ -266,6 +268,7 @@ void Trainer::build_model() {
     }
     SGT_CHECK(matched > 0, kC, "freeze_params: '{}' matches no parameter of the model", prefix);
   }
+  attach_lora();
   for (auto& item : model_->named_parameters()) {
     if (item.value().requires_grad()) trainable_.emplace_back(item.key(), item.value());
   }
@@ -299,6 +302,7 @@ void Trainer::build_model() {
 StepMetrics Trainer::train_step() {
   const auto t0 = std::chrono::steady_clock::now();
   model_->train();
+  seed_lora_dropout();
 #ifdef SGT_WITH_CUDA
   if (device_.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_.index());
 #endif
@@ -431,6 +435,7 @@ void Trainer::run(int64_t max_steps, const std::function<void(const StepMetrics&
     }
   }
   progress.finish();
+  if (step_ == cfg_.steps) write_lora_outputs();
 }
 
 void Trainer::write_metrics(const StepMetrics& m) {
@@ -443,6 +448,7 @@ void Trainer::write_metrics(const StepMetrics& m) {
 model::Bagel Trainer::ema_model() const {
   model::Bagel copy(model_cfg_);
   copy->to(device_);
+  if (cfg_.lora.enabled) model::add_lora(*copy, cfg_.lora);  // same modules; values copied below
   std::vector<std::pair<std::string, torch::Tensor>> named;
   auto params = copy->named_parameters();
   for (const auto& [name, p] : trainable_) named.emplace_back(name, params[name]);

@@ -24,6 +24,7 @@
 #include "model/autoencoder.h"
 #include "model/bagel.h"
 #include "model/init.h"
+#include "model/lora.h"
 #include "text/tokenizer.h"
 #include "train/batch.h"
 #include "train/distributed.h"
@@ -84,6 +85,11 @@ struct TrainConfig {
   // first. Without it a fresh start over existing checkpoints (resume false, or none of them loadable) is an error.
   bool restart = false;
   int64_t dist_timeout_s = 300;
+  // LoRA (docs/training.md, "LoRA"): adapters on the decoder's projections; only they train (base frozen), they are
+  // checkpointed with the model, and the run ends by writing run_dir/adapter/ (PEFT's layout) and, with
+  // merge_lora, run_dir/merged/model.safetensors.
+  model::LoraConfig lora;
+  bool merge_lora = false;
 
   template <class V>
   void visit(V&& v) {
@@ -99,7 +105,7 @@ struct TrainConfig {
     v("checkpoint_activations", checkpoint_activations); v("attention", attention); v("device", device);
     v("precision", precision); v("save_every", save_every); v("keep_last", keep_last); v("log_every", log_every);
     v("max_nonfinite_in_row", max_nonfinite_in_row); v("debug_nan_steps", debug_nan_steps); v("resume", resume);
-    v("restart", restart); v("dist_timeout_s", dist_timeout_s);
+    v("restart", restart); v("dist_timeout_s", dist_timeout_s); v("lora", lora); v("merge_lora", merge_lora);
   }
   void validate() const;
 };
@@ -176,6 +182,11 @@ class Trainer {
   // Throws unless the checkpoint's state was written with this run's world size and grad_accum.
   void check_checkpoint_layout(const TrainerState& state, const std::string& path) const;
   void write_metrics(const StepMetrics& m);
+  // train/lora_train.cpp: with cfg.lora.enabled, adapters attached and everything else frozen (before trainable_ is
+  // collected); at the end of the run, the adapter folder (and merged weights) written by rank 0.
+  void attach_lora();
+  void seed_lora_dropout();
+  void write_lora_outputs() const;
   TrainConfig cfg_;
   std::shared_ptr<Dist> dist_;
   std::shared_ptr<io::RunLock> lock_;  // rank 0: the run folder's writer lock, held for the trainer's life

@@ -55,6 +55,7 @@ TunePlan plan_tune(const TuneRequest& req) {
     plan.main.steps = req.steps;
     if (plan.main.lr.kind == LrKind::kCosine) plan.main.lr.total_steps = std::max(plan.main.lr.total_steps, req.steps);
   }
+  if (req.merge_lora) plan.main.merge_lora = true;
   plan.main.validate();  // a bad combination (bf16 on the CPU, ...) is one line
   if (plan.stage1) plan.stage1->validate();
   return plan;

@@ -25,6 +25,7 @@ struct TuneRequest {
   int64_t steps = -1;           // >= 0: the (last) stage's optimizer steps
   int64_t pretrain_steps = -1;  // >= 0: the recipe's stage 1 steps (0: no stage 1)
   bool restart = false;
+  bool merge_lora = false;  // the main stage also writes merged weights (needs lora.enabled in its config)
 };
 
 struct TunePlan {
