@@ -6,7 +6,8 @@ Usage:
       Writes SAM-SGT folders + file list, the same pairs as a webdataset tar (mask members), with masks in a folder
       and with masks in their own tar (and one that lacks sa_3),
       expected/<stem>.depth8.raw (the depth map min-max stretched to 0..255 by numpy), an extracted SA-1B folder (pycocotools RLE), LLaVA JSON array / JSONL with images under an image root
-      (multi-turn, several images, text-only), depth maps (16-bit PNG and .npy) and expected/<stem>.target.raw: the
+      (multi-turn, several images, text-only), the same records as parquet (llava.parquet, llava_strings.parquet;
+      truncated.parquet, no_conversations.parquet for the errors), depth maps (16-bit PNG and .npy) and expected/<stem>.target.raw: the
       SGT segmentation target as BAGEL data/sam_190k.py makes it with PIL (mask.resize(image.size), bicubic) then
       brought to vae_side x vae_side with NEAREST, row-major RGB uint8.
   sources_ref.py plan <records.jsonl> <tokenizer.json> <vit_side> <vit_patch>
@@ -171,6 +172,35 @@ def write(out, vit_side, vae_side):
     text = json.dumps(records)
     with open(os.path.join(out, "truncated.json"), "w") as f:
         f.write(text[: len(text) * 2 // 3])
+    # The same records as LLaVA-OneVision-style parquet (as the HF datasets library writes it): "image" an Image
+    # struct {bytes, path} (null for none), "images" a list of them for several, "conversations" a list of structs
+    # (record 4's as a JSON string, which some releases use), two row groups.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def cell(path):
+        return {"bytes": open(os.path.join(root, path), "rb").read(), "path": os.path.basename(path)}
+    image_t = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    turn_t = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+    rows = {"id": [], "image": [], "images": [], "conversations": []}
+    for r in records:
+        imgs = r.get("image")
+        imgs = [] if imgs is None else [imgs] if isinstance(imgs, str) else imgs
+        rows["id"].append(str(r["id"]))
+        rows["image"].append(cell(imgs[0]) if len(imgs) == 1 else None)
+        rows["images"].append([cell(p) for p in imgs] if len(imgs) > 1 else [])
+        rows["conversations"].append(r["conversations"])
+    table = pa.table({"id": pa.array(rows["id"]), "image": pa.array(rows["image"], image_t),
+                      "images": pa.array(rows["images"], pa.list_(image_t)),
+                      "conversations": pa.array(rows["conversations"], turn_t)})
+    pq.write_table(table, os.path.join(out, "llava.parquet"), row_group_size=2)
+    strings = table.set_column(3, "conversations", pa.array([json.dumps(c) for c in rows["conversations"]]))
+    pq.write_table(strings, os.path.join(out, "llava_strings.parquet"), row_group_size=3)
+    with open(os.path.join(out, "llava.parquet"), "rb") as f:
+        whole = f.read()
+    with open(os.path.join(out, "truncated.parquet"), "wb") as f:
+        f.write(whole[: len(whole) // 2])
+    pq.write_table(table.drop(["conversations"]), os.path.join(out, "no_conversations.parquet"))
     # A LLaVA record inside a webdataset shard (the record's image names its member).
     with tarfile.open(os.path.join(out, "llava-000000.tar"), "w") as t:
         for k, r in enumerate(records[:3]):

@@ -47,7 +47,7 @@ WdsSample parquet_row_sample(const nlohmann::json& row, const std::string& url, 
   s.url = url;
   s.key = key;
   nlohmann::json rec = nlohmann::json::object();
-  if (row.contains("id") && !row["id"].is_null()) rec["id"] = row["id"].is_string() ? row["id"] : row["id"].dump();
+  if (row.contains("id") && !row["id"].is_null()) rec["id"] = row["id"].is_string() ? row["id"] : nlohmann::json(row["id"].dump());
   SGT_BAD_SAMPLE(row.contains("conversations"), BadSampleReason::kMissingField, "data.parquet",
                  "{}: no \"conversations\" column", where);
   nlohmann::json conv = row["conversations"];

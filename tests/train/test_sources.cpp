@@ -249,20 +249,29 @@ TEST(TrainSources, LlavaCePositionsFollowBagelVlmSft) {
                          std::to_string(kVit), "14"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto ref = nlohmann::json::parse(r.output);
-  for (auto format : {data::SourceFormat::kLlavaJsonl, data::SourceFormat::kLlavaJson}) {
-    const bool array = format == data::SourceFormat::kLlavaJson;
+  using F = data::SourceFormat;
+  // The parquet forms hold the same records with the image bytes inside (conversations as structs, or as JSON
+  // strings); their rows must give the same packs.
+  const std::vector<std::pair<F, std::string>> forms = {{F::kLlavaJsonl, "/llava.jsonl"},
+                                                        {F::kLlavaJson, "/llava.json"},
+                                                        {F::kLlavaParquet, "/llava.parquet"},
+                                                        {F::kLlavaParquet, "/llava_strings.parquet"}};
+  for (const auto& [format, file] : forms) {
+    SCOPED_TRACE(file);
+    const bool array = format != F::kLlavaJsonl;
+    const char* unit = format == F::kLlavaParquet ? "row" : "record";  // decode_all: 2 rows per unit, across groups
     train::SourceConfig src;
     src.name = "vqa";
     src.kind = train::SourceKind::kVqa;
     src.format = format;
-    src.shards = {d + (array ? "/llava.json" : "/llava.jsonl")};
+    src.shards = {d + file};
     src.image_root = d + "/llava_images";
     Decoded out;
     decode_all(src, out);
     int checked = 0;
     for (const auto& [line, want] : ref.items()) {
       // The JSONL has record i on line i + 1.
-      const std::string key = array ? fmt::format("record {}", std::stoi(line) - 1) : "line " + line;
+      const std::string key = array ? fmt::format("{} {}", unit, std::stoi(line) - 1) : "line " + line;
       if (want.is_null()) {
         EXPECT_EQ(out.samples.count(key), 0u) << key << ": no assistant text, skipped as BAGEL does";
         continue;
@@ -281,8 +290,8 @@ TEST(TrainSources, LlavaCePositionsFollowBagelVlmSft) {
     }
     EXPECT_EQ(checked, 4);
     EXPECT_EQ(out.bad.count(data::BadSampleReason::kBadText), 1) << "the record without an answer";
-    EXPECT_TRUE(out.samples.at(array ? "record 2" : "line 3").images.empty()) << "text-only";
-    EXPECT_EQ(out.samples.at(array ? "record 3" : "line 4").images.size(), 2u);
+    EXPECT_TRUE(out.samples.at(array ? fmt::format("{} 2", unit) : "line 3").images.empty()) << "text-only";
+    EXPECT_EQ(out.samples.at(array ? fmt::format("{} 3", unit) : "line 4").images.size(), 2u);
   }
   // The same records as webdataset samples (json member + image member).
   train::SourceConfig wds;
@@ -333,6 +342,20 @@ TEST(TrainSources, LlavaBadInputsNameFileAndRecord) {
   src.format = data::SourceFormat::kWebdataset;
   EXPECT_NE(sgt::testing::error_message([&] { decode_all(src, none); }).find("set the source's format"),
             std::string::npos);
+  // Parquet: a truncated file is refused naming it; a file without conversations makes every row a bad sample.
+  src.kind = train::SourceKind::kVqa;
+  src.format = data::SourceFormat::kLlavaParquet;
+  src.shards = {d + "/truncated.parquet"};
+  EXPECT_NE(sgt::testing::error_message([&] { decode_all(src, none); }).find(d + "/truncated.parquet"),
+            std::string::npos);
+  src.shards = {d + "/no_conversations.parquet"};
+  Decoded rows;
+  decode_all(src, rows);
+  EXPECT_TRUE(rows.samples.empty());
+  EXPECT_EQ(rows.bad.count(data::BadSampleReason::kMissingField), 5);
+  ASSERT_FALSE(rows.bad_messages.empty());
+  std::sort(rows.bad_messages.begin(), rows.bad_messages.end());
+  EXPECT_NE(rows.bad_messages[0].find("row 0: no \"conversations\" column"), std::string::npos) << rows.bad_messages[0];
 }
 
 // Both list formats mixed into packed micro-batches, and resumed exactly: 3 + 3 micro-batches == 6 straight.
