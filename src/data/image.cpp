@@ -128,20 +128,32 @@ struct SpngDeleter {
 };
 using SpngPtr = std::unique_ptr<spng_ctx, SpngDeleter>;
 
-Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
-  SpngPtr ctx(spng_ctx_new(0));
-  SGT_CHECK(ctx, "image", "{}: spng_ctx_new failed", name);
-  auto check = [&](int rc, const char* what) {
-    if (rc != 0)
-      throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated PNG ({} bytes): {}: {}", name,
-                                                          bytes.size(), what, spng_strerror(rc)));
-  };
-  check(spng_set_image_limits(ctx.get(), 1u << 16, 1u << 16), "limits");
-  check(spng_set_chunk_limits(ctx.get(), 64u << 20, 256u << 20), "limits");
-  check(spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size()), "buffer");
+void check_png(int rc, const char* what, const std::string& name, size_t size) {
+  if (rc != 0)
+    throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated PNG ({} bytes): {}: {}", name, size,
+                                                        what, spng_strerror(rc)));
+}
+
+struct OpenPng {
+  SpngPtr ctx;
   spng_ihdr ihdr;
-  check(spng_get_ihdr(ctx.get(), &ihdr), "header");
-  check_claimed_size(ihdr.width, ihdr.height, name);
+};
+// A decoder on `bytes` with the size and chunk limits set and the header read and checked (decode_png,
+// decode_png_u16).
+OpenPng open_png(std::span<const uint8_t> bytes, const std::string& name) {
+  OpenPng p{SpngPtr(spng_ctx_new(0)), {}};
+  SGT_CHECK(p.ctx, "image", "{}: spng_ctx_new failed", name);
+  check_png(spng_set_image_limits(p.ctx.get(), 1u << 16, 1u << 16), "limits", name, bytes.size());
+  check_png(spng_set_chunk_limits(p.ctx.get(), 64u << 20, 256u << 20), "limits", name, bytes.size());
+  check_png(spng_set_png_buffer(p.ctx.get(), bytes.data(), bytes.size()), "buffer", name, bytes.size());
+  check_png(spng_get_ihdr(p.ctx.get(), &p.ihdr), "header", name, bytes.size());
+  check_claimed_size(p.ihdr.width, p.ihdr.height, name);
+  return p;
+}
+
+Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
+  auto check = [&](int rc, const char* what) { check_png(rc, what, name, bytes.size()); };
+  auto [ctx, ihdr] = open_png(bytes, name);
   spng_trns trns;
   const bool has_trns = spng_get_trns(ctx.get(), &trns) == 0;
   if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth == 16 && !has_trns) {
@@ -217,19 +229,8 @@ Image16 decode_png_u16(std::span<const uint8_t> bytes, const std::string& name) 
   if (sniff_image_format(bytes) != ImageFormat::kPng)
     throw BadSampleError(kCorrupt, "image", fmt::format("{}: not a PNG ({} bytes); a 16-bit read needs a gray PNG",
                                                         name, bytes.size()));
-  SpngPtr ctx(spng_ctx_new(0));
-  SGT_CHECK(ctx, "image", "{}: spng_ctx_new failed", name);
-  auto check = [&](int rc, const char* what) {
-    if (rc != 0)
-      throw BadSampleError(kCorrupt, "image", fmt::format("{}: corrupt or truncated PNG ({} bytes): {}: {}", name,
-                                                          bytes.size(), what, spng_strerror(rc)));
-  };
-  check(spng_set_image_limits(ctx.get(), 1u << 16, 1u << 16), "limits");
-  check(spng_set_chunk_limits(ctx.get(), 64u << 20, 256u << 20), "limits");
-  check(spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size()), "buffer");
-  spng_ihdr ihdr;
-  check(spng_get_ihdr(ctx.get(), &ihdr), "header");
-  check_claimed_size(ihdr.width, ihdr.height, name);
+  auto check = [&](int rc, const char* what) { check_png(rc, what, name, bytes.size()); };
+  auto [ctx, ihdr] = open_png(bytes, name);
   if (ihdr.color_type != SPNG_COLOR_TYPE_GRAYSCALE || (ihdr.bit_depth != 8 && ihdr.bit_depth != 16))
     throw BadSampleError(kCorrupt, "image",
                          fmt::format("{}: a 16-bit read needs an 8- or 16-bit gray PNG, this one has colour type {} "

@@ -15,6 +15,22 @@ namespace sgt::model::test {
 
 // A tiny BAGEL (2 + 2 layers, hidden 32 / 16, 64-token vocab, FLUX-style VAE with 4 latent channels) for the
 // packing, caching and MoT tests; the real 70 x 70 ViT position grid (cheap at hidden 16).
+// Mirrors TINY_LLM in tools/model_ref.py.
+inline LLMConfig tiny_llm(bool qk_norm) {
+  LLMConfig c;
+  c.vocab_size = 128;
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  c.rope_theta = 10000.0;
+  c.rms_norm_eps = 1e-6;
+  c.qk_norm = qk_norm;
+  return c;
+}
+
 inline BagelConfig tiny_bagel() {
   BagelConfig c;
   c.llm.vocab_size = 64;

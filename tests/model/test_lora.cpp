@@ -28,17 +28,7 @@ namespace {
 
 // TINY_LLM of tools/model_ref.py, without the *_moe_gen copies (the HF model has none).
 LLMConfig tiny_dense() {
-  LLMConfig c;
-  c.vocab_size = 128;
-  c.hidden_size = 64;
-  c.intermediate_size = 96;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 16;
-  c.rope_theta = 10000.0;
-  c.rms_norm_eps = 1e-6;
-  c.qk_norm = false;
+  LLMConfig c = sgt::model::test::tiny_llm(false);
   c.layer_module = LayerModule::kDense;
   return c;
 }

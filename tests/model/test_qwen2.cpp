@@ -16,24 +16,10 @@ using namespace sgt;
 using namespace sgt::model;
 using sgt::model::test::logged;
 using sgt::model::test::rel_err;
+using sgt::model::test::tiny_llm;
 
 namespace {
 
-// Mirrors TINY_LLM in tools/model_ref.py.
-LLMConfig tiny_llm(bool qk_norm) {
-  LLMConfig c;
-  c.vocab_size = 128;
-  c.hidden_size = 64;
-  c.intermediate_size = 96;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 16;
-  c.rope_theta = 10000.0;
-  c.rms_norm_eps = 1e-6;
-  c.qk_norm = qk_norm;
-  return c;
-}
 
 void run_parity(const std::string& arch) {
   sgt::testing::TempDir dir("qwen2");
